@@ -1,0 +1,22 @@
+// Package server is the confidential SQL server: a PostgreSQL wire
+// protocol front end (simple and extended query protocol, so psql and
+// ordinary drivers connect) over SQLite, with SQL Server's Always
+// Encrypted model on top.
+//
+// Column master keys, column encryption keys and tables with encrypted
+// columns are created with the T-SQL DDL of aesql/ddl. Encrypted columns
+// hold AEAD_AES_256_CBC_HMAC_SHA256 cells (aesql) that the server cannot
+// decrypt; clients that do not decrypt see them as bytea. Deterministic
+// columns support equality, IN, joins and GROUP BY on the ciphertext.
+// Randomized columns whose key's master key allows enclave computations
+// support =, <>, <, <=, >, >=, BETWEEN, IN, LIKE, ORDER BY and GROUP BY,
+// evaluated by the server's enclave (aesql/sqlenclave) over whole
+// columns: the server hands it the column's cells once per change and
+// gets back match bitmaps or ranks, which the rewritten SQLite query
+// consumes. The enclave holds keys only from clients that attested it
+// (aesql/driver) and only for queries those clients sealed.
+//
+// Literals compared with or stored into encrypted columns are refused
+// with an "operand type clash" error: values must be parameters the
+// client encrypted. spec/aesql.md §5 has the protocol.
+package server

@@ -1,0 +1,359 @@
+package server
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"modernc.org/sqlite"
+
+	"github.com/confide-dev/confide/aesql/internal/enclproto"
+	"github.com/confide-dev/confide/aesql/internal/sqlq"
+)
+
+// Enclave is the server's enclave: a loaded aesql/sqlenclave
+// (*host.Enclave is one).
+type Enclave interface {
+	Call(ctx context.Context, fn uint32, in []byte) ([]byte, error)
+}
+
+// snapshot is a column as loaded into the enclave: its cache name and the
+// rowids of its rows, in the order the enclave numbers them.
+type snapshot struct {
+	name   string
+	gen    uint64
+	rowids []int64
+}
+
+// bump marks a table's data as changed: its columns are loaded again
+// before the enclave next evaluates them.
+func (s *Server) bump(table string) {
+	s.genMu.Lock()
+	defer s.genMu.Unlock()
+	s.genSeq++
+	s.gens[key(table)] = s.genSeq
+}
+
+func (s *Server) bumpAll() {
+	s.genMu.Lock()
+	defer s.genMu.Unlock()
+	s.genSeq++
+	for k := range s.gens {
+		s.gens[k] = s.genSeq
+	}
+	s.all = s.genSeq
+}
+
+func (s *Server) gen(table string) uint64 {
+	s.genMu.Lock()
+	defer s.genMu.Unlock()
+	return max(s.gens[key(table)], s.all)
+}
+
+// ensureLoaded loads the current rows of a randomized column into the
+// enclave, under the key c's session provided, unless already there.
+func (s *Server) ensureLoaded(ctx context.Context, c *connState, t *boundTable, col *colInfo, force bool) (*snapshot, error) {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	k := key(t.ref.Name) + "." + key(col.Name)
+	g := s.gen(t.ref.Name)
+	if snap := s.snaps[k]; snap != nil && snap.gen == g && !force {
+		return snap, nil
+	}
+	snap := &snapshot{name: fmt.Sprintf("%s#%d", k, s.nextSnap.Add(1)), gen: g}
+	rows, err := c.conn.QueryContext(ctx, s.d.loadQuery(t.info.Name, col.Name))
+	if err != nil {
+		return nil, errf(ErrUndefined, "%v", err)
+	}
+	defer rows.Close()
+	// Batches go to the enclave from a second goroutine, in order, while
+	// the next is read from the database.
+	batches := make(chan []byte, 1)
+	sent := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range batches {
+			if err == nil {
+				if _, cerr := s.opts.Enclave.Call(ctx, enclproto.FnLoad, b); cerr != nil {
+					err = enclaveErr(cerr)
+				}
+			}
+		}
+		sent <- err
+	}()
+	req := enclproto.LoadRequest{ClientKey: c.client, Cache: snap.name, CEK: col.Def.Encryption.ColumnEncryptionKey, Type: col.Type, Flags: enclproto.LoadFirst}
+	size := 0
+	flush := func(last bool) {
+		if last {
+			req.Flags |= enclproto.LoadLast
+		}
+		batches <- req.Marshal()
+		req.Flags, req.Cells, size = 0, req.Cells[:0], 0
+	}
+	readErr := func() error {
+		for rows.Next() {
+			var id int64
+			var cell []byte
+			if err := rows.Scan(&id, &cell); err != nil {
+				return errf(ErrCell, "column %s holds a value that is not a cell", col.Name)
+			}
+			snap.rowids = append(snap.rowids, id)
+			req.Cells = append(req.Cells, cell)
+			size += len(cell) + 4
+			if len(req.Cells) >= s.batch || size >= 16<<20 {
+				flush(false)
+			}
+		}
+		return rows.Err()
+	}()
+	if readErr == nil {
+		flush(true)
+	}
+	close(batches)
+	if err := <-sent; err != nil {
+		return nil, err
+	}
+	if readErr != nil {
+		// The enclave holds an unfinished column; the next load of this
+		// name starts afresh.
+		return nil, readErr
+	}
+	s.snaps[k] = snap
+	return snap, nil
+}
+
+// evalResult is an enclave answer that SQLite reads through aesql_match
+// and aesql_rank.
+type evalResult struct {
+	rowids []int64
+	bitmap []byte
+	ranks  []uint32
+}
+
+var (
+	results    sync.Map // int64 handle → *evalResult
+	nextHandle atomic.Int64
+)
+
+func register(r *evalResult) int64 {
+	h := nextHandle.Add(1)
+	results.Store(h, r)
+	return h
+}
+
+func (r *evalResult) pos(rowid int64) int {
+	// rowids are ascending; dense tables hit directly.
+	if n := len(r.rowids); n > 0 {
+		if i := rowid - r.rowids[0]; i >= 0 && i < int64(n) && r.rowids[i] == rowid {
+			return int(i)
+		}
+	}
+	i := sort.Search(len(r.rowids), func(i int) bool { return r.rowids[i] >= rowid })
+	if i < len(r.rowids) && r.rowids[i] == rowid {
+		return i
+	}
+	return -1
+}
+
+func lookup(args []driver.Value) (*evalResult, int, error) {
+	h, ok1 := args[0].(int64)
+	id, ok2 := args[1].(int64)
+	if !ok1 || !ok2 {
+		return nil, -1, fmt.Errorf("aesql: bad arguments")
+	}
+	v, ok := results.Load(h)
+	if !ok {
+		return nil, -1, fmt.Errorf("aesql: no enclave result %d", h)
+	}
+	r := v.(*evalResult)
+	return r, r.pos(id), nil
+}
+
+func init() {
+	sqlite.MustRegisterScalarFunction("aesql_match", 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		r, i, err := lookup(args)
+		if err != nil {
+			return nil, err
+		}
+		if i < 0 || r.bitmap == nil {
+			return int64(0), nil
+		}
+		return int64(r.bitmap[i>>3] >> (i & 7) & 1), nil
+	})
+	sqlite.MustRegisterScalarFunction("aesql_rank", 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		r, i, err := lookup(args)
+		if err != nil {
+			return nil, err
+		}
+		if i < 0 || r.ranks == nil || r.ranks[i] == 0 {
+			return nil, nil
+		}
+		return int64(r.ranks[i]), nil
+	})
+}
+
+// Special statements a column-encryption client sends:
+//
+//	SELECT * FROM aesql_describe_parameter_encryption($1)   -- $1: query text
+//	SELECT * FROM aesql_attest($1)                           -- $1: 32-byte nonce
+//	SELECT aesql_enclave_package($1, $2)                     -- $1: package, $2: query text
+func (s *Server) special(ctx context.Context, c *connState, t []sqlq.Token, args []any) (*result, error, bool) {
+	match := func(words ...string) bool {
+		if len(t) != len(words) {
+			return false
+		}
+		for i, w := range words {
+			switch {
+			case w == "$":
+				if t[i].Kind != sqlq.Param {
+					return false
+				}
+			case strings.ContainsAny(w, "*(),"):
+				if t[i].Kind != sqlq.Op || t[i].Text != w {
+					return false
+				}
+			default:
+				if !t[i].Is(w) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	arg := func(i int) any {
+		if t[i].N-1 < len(args) {
+			return args[t[i].N-1]
+		}
+		return nil
+	}
+	switch {
+	case match("select", "*", "from", "aesql_describe_parameter_encryption", "(", "$", ")"):
+		q, ok := arg(5).(string)
+		if !ok {
+			if b, isb := arg(5).([]byte); isb {
+				q, ok = string(b), true
+			}
+		}
+		if !ok {
+			return nil, errf(ErrSyntax, "aesql_describe_parameter_encryption takes the query text"), true
+		}
+		r, err := s.describe(q)
+		return r, err, true
+	case match("select", "*", "from", "aesql_attest", "(", "$", ")"):
+		nonce, ok := arg(5).([]byte)
+		if !ok || len(nonce) != enclproto.NonceSize {
+			return nil, errf(ErrSyntax, "aesql_attest takes a %d-byte bytea nonce", enclproto.NonceSize), true
+		}
+		if s.opts.Enclave == nil {
+			return nil, errf(ErrEnclave, "this server has no enclave"), true
+		}
+		out, err := s.opts.Enclave.Call(ctx, enclproto.FnAttest, nonce)
+		if err != nil {
+			return nil, enclaveErr(err), true
+		}
+		if len(out) < enclproto.KeySize {
+			return nil, errf(ErrEnclave, "short attestation answer"), true
+		}
+		return &result{cols: []column{{name: "enclave_key", oid: oidBytea}, {name: "evidence", oid: oidBytea}},
+			rows: [][]any{{out[:enclproto.KeySize], out[enclproto.KeySize:]}}, tag: "SELECT 1"}, nil, true
+	case match("select", "aesql_enclave_package", "(", "$", ",", "$", ")"):
+		pkg, ok1 := arg(3).([]byte)
+		q, ok2 := arg(5).(string)
+		if !ok1 || !ok2 {
+			return nil, errf(ErrSyntax, "aesql_enclave_package takes a bytea package and the query text"), true
+		}
+		if s.opts.Enclave == nil {
+			return nil, errf(ErrEnclave, "this server has no enclave"), true
+		}
+		h, err := enclproto.ParsePackageHeader(pkg)
+		if err != nil {
+			return nil, errf(ErrSyntax, "%v", err), true
+		}
+		in := enclproto.AppendBytes32(nil, pkg)
+		in = append(in, q...)
+		if _, err := s.opts.Enclave.Call(ctx, enclproto.FnPackage, in); err != nil {
+			return nil, enclaveErr(err), true
+		}
+		c.client, c.hasClient = h.ClientKey, true
+		return &result{cols: []column{{name: "aesql_enclave_package", oid: oidInt8}}, rows: [][]any{{int64(1)}}, tag: "SELECT 1"}, nil, true
+	}
+	return nil, nil, false
+}
+
+// describeColumns are the columns of aesql_describe_parameter_encryption.
+var describeColumns = []column{
+	{name: "kind", oid: oidText}, {name: "ordinal", oid: oidInt8},
+	{name: "cek", oid: oidText}, {name: "cek_value", oid: oidBytea}, {name: "key_algorithm", oid: oidText},
+	{name: "cmk", oid: oidText}, {name: "provider", oid: oidText}, {name: "key_path", oid: oidText},
+	{name: "enclave_computations", oid: oidInt8}, {name: "cmk_signature", oid: oidBytea},
+	{name: "encryption_type", oid: oidInt8},
+	{name: "type_kind", oid: oidInt8}, {name: "type_precision", oid: oidInt8}, {name: "type_scale", oid: oidInt8},
+	{name: "type_length", oid: oidInt8}, {name: "type_code_page", oid: oidInt8},
+}
+
+// describe returns the encryption metadata of query's parameters, result
+// columns and enclave keys: one row per CEK value.
+func (s *Server) describe(query string) (*result, error) {
+	r := &result{cols: describeColumns}
+	st, err := sqlq.Analyze(query)
+	if err != nil {
+		return nil, errf(ErrSyntax, "%v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.plan(st)
+	if err != nil {
+		return nil, err
+	}
+	add := func(kind string, ordinal int, c *colInfo, withType bool) {
+		cek := s.cat.ceks[key(c.Def.Encryption.ColumnEncryptionKey)]
+		if cek == nil {
+			return
+		}
+		for _, v := range cek.Values {
+			m := s.cat.cmks[key(v.CMK)]
+			if m == nil {
+				continue
+			}
+			row := []any{kind, int64(ordinal), cek.Name, v.Value, v.Algorithm, m.Name, m.Provider, m.KeyPath,
+				b2i(m.Enclave), m.Signature, int64(c.Def.Encryption.Type)}
+			if withType {
+				row = append(row, int64(c.Type.Kind), int64(c.Type.Precision), int64(c.Type.Scale), int64(c.Type.Length), int64(c.Type.CodePage))
+			} else {
+				row = append(row, int64(0), int64(0), int64(0), int64(0), int64(0))
+			}
+			r.rows = append(r.rows, row)
+		}
+	}
+	for n := 1; n <= st.Params; n++ {
+		if c := p.params[n]; c != nil {
+			add("param", n, c, true)
+		}
+	}
+	for i := 0; i < max(p.ncols, 0); i++ {
+		if c := p.result[i]; c != nil {
+			add("column", i+1, c, true)
+		}
+	}
+	seen := map[string]bool{}
+	for _, op := range p.ops {
+		k := key(op.col.Def.Encryption.ColumnEncryptionKey)
+		if !seen[k] {
+			seen[k] = true
+			add("enclave", 0, op.col, false)
+		}
+	}
+	r.tag = fmt.Sprintf("SELECT %d", len(r.rows))
+	return r, nil
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

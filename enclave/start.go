@@ -1,0 +1,168 @@
+package enclave
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	rtdebug "runtime/debug"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/confide-dev/confide/image"
+	"github.com/confide-dev/confide/internal/boundary"
+	"github.com/confide-dev/confide/internal/harden"
+)
+
+// LaunchName is argv[0] of a process started as an enclave by a host.
+const LaunchName = "confide-enclave"
+
+// Descriptors the host passes to the enclave.
+const (
+	fdCalls      = 3 // ecalls and the ocalls nested in them
+	fdBackground = 4 // ocalls made outside any ecall
+	fdSwitchless = 5 // the switchless region, when the host enables it
+)
+
+// exitStartup is the exit status of an enclave that refused to start.
+const exitStartup = 70
+
+func init() {
+	if len(os.Args) == 0 || os.Args[0] != LaunchName {
+		return
+	}
+	r, err := start()
+	if err != nil {
+		// The host was told why in the hello; nothing else may run.
+		os.Exit(exitStartup)
+	}
+	rt = r
+}
+
+// start runs before any user code: handshake, self-measurement, platform,
+// hardening, in that order.
+func start() (*runtime, error) {
+	var hh boundary.HostHello
+	if err := boundary.ReadHello(fdCalls, &hh, 0); err != nil {
+		return nil, err
+	}
+	refuse := func(code string, err error) (*runtime, error) {
+		_ = boundary.WriteHello(fdCalls, boundary.EnclaveHello{Version: boundary.Version, Code: code, Error: err.Error()})
+		return nil, err
+	}
+	if hh.Version != boundary.Version {
+		return refuse("version", fmt.Errorf("enclave: host speaks protocol version %d, enclave speaks %d", hh.Version, boundary.Version))
+	}
+
+	// Measure the image this process was started from. The host starts
+	// the enclave from a sealed memory file holding the exact bytes it
+	// verified, so this reads those bytes.
+	data, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		return refuse("measurement", fmt.Errorf("enclave: read own image: %w", err))
+	}
+	var img *image.Image
+	if hh.Unsigned {
+		var cfg image.Config
+		if err := json.Unmarshal(hh.Config, &cfg); err != nil {
+			return refuse("measurement", fmt.Errorf("enclave: config of unsigned image: %w", err))
+		}
+		img, err = image.OpenUnsigned(data, cfg)
+	} else {
+		img, err = image.Open(data)
+	}
+	if err != nil {
+		return refuse("measurement", fmt.Errorf("enclave: image does not match its signed trailer: %w", err))
+	}
+	clear(data)
+
+	platform, err := openPlatform(&hh, img)
+	if err != nil {
+		return refuse("platform", fmt.Errorf("enclave: open platform: %w", err))
+	}
+
+	var sw *boundary.Switchless
+	if hh.Switchless != nil {
+		if sw, err = mapSwitchless(hh.Switchless); err != nil {
+			return refuse("switchless", err)
+		}
+	}
+
+	// Resource limits from the signed config.
+	if n := img.Config.NumHeapPages; n > 0 {
+		rtdebug.SetMemoryLimit(int64(n) * 4096)
+	}
+	if n := img.Config.NumStackPages; n > 0 {
+		rtdebug.SetMaxStack(max(int(n)*4096, 1<<20))
+	}
+
+	if err := harden.Apply(harden.Options{Debug: img.Config.Debug, KeepFDs: []int{fdCalls, fdBackground}}); err != nil {
+		return refuse("harden", fmt.Errorf("enclave: harden process: %w", err))
+	}
+
+	r := &runtime{img: img, platform: platform, ready: make(chan struct{}), sw: sw}
+	r.a = boundary.NewConn(fdCalls, boundary.Options{
+		Handler:      r.dispatch,
+		Threads:      int(max(img.Config.NumTCS, 1)),
+		RejectNested: true,
+	})
+	r.b = boundary.NewConn(fdBackground, boundary.Options{})
+	reply := boundary.EnclaveHello{
+		Version:  boundary.Version,
+		UniqueID: hex.EncodeToString(img.Identity.UniqueID[:]),
+		SignerID: hex.EncodeToString(img.Identity.SignerID[:]),
+	}
+	if platform != nil {
+		info := platform.Info()
+		reply.Platform, reply.Simulated = info.Name, info.Simulated
+	}
+	if err := boundary.WriteHello(fdCalls, reply); err != nil {
+		return nil, err
+	}
+	if sw != nil {
+		for range min(max(hh.Switchless.Workers, 1), maxSwitchlessWorkers) {
+			go sw.Serve(context.Background(), boundary.EcallRing, r.dispatch)
+		}
+	}
+	return r, nil
+}
+
+// maxSwitchlessWorkers bounds the worker threads a host may ask for.
+const maxSwitchlessWorkers = 16
+
+// mapSwitchless maps the region the host passed as descriptor 5, after
+// checking that the host cannot shrink it any more (a shrunk mapping
+// would kill the enclave with SIGBUS) and that it is as large as
+// announced. The descriptor is closed; the mapping stays.
+func mapSwitchless(h *boundary.SwitchlessHello) (*boundary.Switchless, error) {
+	defer unix.Close(fdSwitchless)
+	if h.Slots < 1 || h.Slots > boundary.MaxSwitchlessSlots || h.Capacity < 4096 || h.Capacity > boundary.MaxSwitchlessCapacity {
+		return nil, fmt.Errorf("enclave: switchless region of %d slots × %d bytes is out of range", h.Slots, h.Capacity)
+	}
+	seals, err := unix.FcntlInt(fdSwitchless, unix.F_GET_SEALS, 0)
+	if err != nil {
+		return nil, fmt.Errorf("enclave: switchless region: %w", err)
+	}
+	if want := unix.F_SEAL_SHRINK | unix.F_SEAL_SEAL; seals&want != want {
+		return nil, fmt.Errorf("enclave: switchless region is not sealed against shrinking")
+	}
+	size := boundary.SwitchlessSize(h.Slots, h.Capacity)
+	var st unix.Stat_t
+	if err := unix.Fstat(fdSwitchless, &st); err != nil {
+		return nil, fmt.Errorf("enclave: switchless region: %w", err)
+	}
+	if st.Size < int64(size) {
+		return nil, fmt.Errorf("enclave: switchless region is %d bytes, want %d", st.Size, size)
+	}
+	mem, err := unix.Mmap(fdSwitchless, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("enclave: map switchless region: %w", err)
+	}
+	sw, err := boundary.OpenSwitchless(mem, h.Slots, h.Capacity)
+	if err != nil {
+		unix.Munmap(mem)
+		return nil, err
+	}
+	return sw, nil
+}
