@@ -551,7 +551,7 @@ func TestWritesAndConcurrency(t *testing.T) {
 		name string
 		o    servertest.Options
 	}{{"enclave process", servertest.Options{}}, {"engine in process", servertest.Options{InProcess: true}}} {
-		t.Run(c.name, func(t *testing.T) { writesAndConcurrency(t, c.o) })
+		t.Run(c.name, func(t *testing.T) { writesAndConcurrency(t, c.o, false) })
 	}
 }
 
@@ -571,12 +571,18 @@ func TestPostgres(t *testing.T) {
 		name string
 		o    servertest.Options
 	}{{"writes and concurrency", servertest.Options{Postgres: dsn}}} {
-		t.Run(c.name, func(t *testing.T) { writesAndConcurrency(t, c.o) })
+		t.Run(c.name, func(t *testing.T) { writesAndConcurrency(t, c.o, false) })
 	}
+	t.Run("indexed", func(t *testing.T) { indexed(t, servertest.Options{Postgres: dsn}) })
 }
 
-func writesAndConcurrency(t *testing.T, o servertest.Options) {
-	w := setupWith(t, 100, o)
+func writesAndConcurrency(t *testing.T, o servertest.Options, indexed bool) {
+	var w *world
+	if indexed {
+		w = setupIndexed(t, 100, o)
+	} else {
+		w = setupWith(t, 100, o)
+	}
 	res, err := w.enc.Exec(`UPDATE Patients SET Salary = $1 WHERE SSN = $2`, 777000, w.ps[7].ssn)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS aesql_cmk (name TEXT PRIMARY KEY COLLATE NOCASE, prov
 CREATE TABLE IF NOT EXISTS aesql_cek (name TEXT NOT NULL COLLATE NOCASE, cmk TEXT NOT NULL COLLATE NOCASE,
 	algorithm TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (name, cmk));
 CREATE TABLE IF NOT EXISTS aesql_table (name TEXT PRIMARY KEY COLLATE NOCASE, columns TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS aesql_index (name TEXT PRIMARY KEY COLLATE NOCASE, tbl TEXT NOT NULL COLLATE NOCASE,
+	columns TEXT NOT NULL);
 `
 
 type cmkInfo struct {
@@ -43,6 +45,9 @@ type colInfo struct {
 	Ordinal int // 1-based
 	Def     ddl.Column
 	Type    aesql.Type // for encrypted columns
+	// Ranked is set for a randomized column that an index names: it has
+	// a hidden rank column (rankColumn).
+	Ranked bool
 }
 
 func (c *colInfo) encrypted() bool { return c.Def.Encryption != nil }
@@ -63,15 +68,16 @@ func (t *tableInfo) col(name string) *colInfo {
 
 // catalog is the in-memory copy of the key and table metadata.
 type catalog struct {
-	cmks   map[string]*cmkInfo
-	ceks   map[string]*cekInfo
-	tables map[string]*tableInfo
+	cmks    map[string]*cmkInfo
+	ceks    map[string]*cekInfo
+	tables  map[string]*tableInfo
+	indexes map[string]*indexInfo
 }
 
 func key(name string) string { return strings.ToLower(name) }
 
 func loadCatalog(ctx context.Context, db *sql.DB, d dialect) (*catalog, error) {
-	c := &catalog{cmks: map[string]*cmkInfo{}, ceks: map[string]*cekInfo{}, tables: map[string]*tableInfo{}}
+	c := &catalog{cmks: map[string]*cmkInfo{}, ceks: map[string]*cekInfo{}, tables: map[string]*tableInfo{}, indexes: map[string]*indexInfo{}}
 	rows, err := db.QueryContext(ctx, `SELECT name, provider, key_path, enclave, signature FROM aesql_cmk`)
 	if err != nil {
 		return nil, err
@@ -127,6 +133,29 @@ func loadCatalog(ctx context.Context, db *sql.DB, d dialect) (*catalog, error) {
 			return nil, err
 		}
 		c.tables[key(name)] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	rows, err = db.QueryContext(ctx, `SELECT name, tbl, columns FROM aesql_index`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		ix := &indexInfo{}
+		var cols string
+		if err := rows.Scan(&ix.Name, &ix.Table, &cols); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(cols), &ix.Columns); err != nil {
+			return nil, fmt.Errorf("server: catalog entry for index %q: %w", ix.Name, err)
+		}
+		c.indexes[key(ix.Name)] = ix
+	}
+	for _, t := range c.tables {
+		c.markRanked(t)
 	}
 	return c, rows.Err()
 }
@@ -289,7 +318,18 @@ func (s *Server) applyDDL(ctx context.Context, conn *sql.Conn, stmts []ddl.State
 				if _, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM aesql_table WHERE name = ?`), name); err != nil {
 					return "", err
 				}
-				after = append(after, func() { delete(s.cat.tables, key(name)); s.bump(name) })
+				if _, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM aesql_index WHERE tbl = ?`), name); err != nil {
+					return "", err
+				}
+				after = append(after, func() {
+					delete(s.cat.tables, key(name))
+					for k, ix := range s.cat.indexes {
+						if strings.EqualFold(ix.Table, name) {
+							delete(s.cat.indexes, k)
+						}
+					}
+					s.bump(name)
+				})
 			}
 			tag = "DROP " + st.Kind.String()
 		default:

@@ -74,6 +74,12 @@ func (d dialect) loadQuery(table, col string) string {
 	return fmt.Sprintf("SELECT %s, %s FROM %s ORDER BY %s", d.rowID(), d.ident(col), d.ident(table), d.rowID())
 }
 
+// loadRankedQuery selects the row ID, a column's cells and their stored
+// ranks in row order.
+func (d dialect) loadRankedQuery(table, col, rank string) string {
+	return fmt.Sprintf("SELECT %s, %s, %s FROM %s ORDER BY %s", d.rowID(), d.ident(col), d.ident(rank), d.ident(table), d.rowID())
+}
+
 // intArray renders row IDs as a PostgreSQL array literal.
 func intArray(ids []int64) string {
 	var b strings.Builder

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"sort"
@@ -27,6 +28,9 @@ type snapshot struct {
 	name   string
 	gen    uint64
 	rowids []int64
+	// ranked: loaded with the column's ranks, which the rank column then
+	// holds (until the table's next write).
+	ranked bool
 }
 
 // bump marks a table's data as changed: its columns are loaded again
@@ -55,17 +59,23 @@ func (s *Server) gen(table string) uint64 {
 }
 
 // ensureLoaded loads the current rows of a randomized column into the
-// enclave, under the key c's session provided, unless already there.
-func (s *Server) ensureLoaded(ctx context.Context, c *connState, t *boundTable, col *colInfo, force bool) (*snapshot, error) {
+// enclave, under the key c's session provided, unless already there. For
+// a column with an index (Ranked) the load also carries the stored ranks,
+// and the ranks the enclave assigns are written back before it returns.
+func (s *Server) ensureLoaded(ctx context.Context, c *connState, t *boundTable, col *colInfo, ranked, force bool) (*snapshot, error) {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
 	k := key(t.ref.Name) + "." + key(col.Name)
 	g := s.gen(t.ref.Name)
-	if snap := s.snaps[k]; snap != nil && snap.gen == g && !force {
+	if snap := s.snaps[k]; snap != nil && snap.gen == g && snap.ranked == ranked && !force {
 		return snap, nil
 	}
-	snap := &snapshot{name: fmt.Sprintf("%s#%d", k, s.nextSnap.Add(1)), gen: g}
-	rows, err := c.conn.QueryContext(ctx, s.d.loadQuery(t.info.Name, col.Name))
+	snap := &snapshot{name: fmt.Sprintf("%s#%d", k, s.nextSnap.Add(1)), gen: g, ranked: ranked}
+	q := s.d.loadQuery(t.info.Name, col.Name)
+	if ranked {
+		q = s.d.loadRankedQuery(t.info.Name, col.Name, rankColumn(col))
+	}
+	rows, err := c.conn.QueryContext(ctx, q)
 	if err != nil {
 		return nil, errf(ErrUndefined, "%v", err)
 	}
@@ -74,35 +84,53 @@ func (s *Server) ensureLoaded(ctx context.Context, c *connState, t *boundTable, 
 	// the next is read from the database.
 	batches := make(chan []byte, 1)
 	sent := make(chan error, 1)
+	var lastOut []byte
 	go func() {
 		var err error
 		for b := range batches {
 			if err == nil {
-				if _, cerr := s.opts.Enclave.Call(ctx, enclproto.FnLoad, b); cerr != nil {
+				out, cerr := s.opts.Enclave.Call(ctx, enclproto.FnLoad, b)
+				if cerr != nil {
 					err = enclaveErr(cerr)
 				}
+				lastOut = out
 			}
 		}
 		sent <- err
 	}()
 	req := enclproto.LoadRequest{ClientKey: c.client, Cache: snap.name, CEK: col.Def.Encryption.ColumnEncryptionKey, Type: col.Type, Flags: enclproto.LoadFirst}
+	if ranked {
+		req.Flags |= enclproto.LoadRanked
+	}
 	size := 0
 	flush := func(last bool) {
 		if last {
 			req.Flags |= enclproto.LoadLast
 		}
 		batches <- req.Marshal()
-		req.Flags, req.Cells, size = 0, req.Cells[:0], 0
+		req.Flags, req.Cells, req.Ranks, size = req.Flags&enclproto.LoadRanked, req.Cells[:0], req.Ranks[:0], 0
 	}
 	readErr := func() error {
 		for rows.Next() {
 			var id int64
 			var cell []byte
-			if err := rows.Scan(&id, &cell); err != nil {
+			var rank sql.NullInt64
+			dest := []any{&id, &cell}
+			if ranked {
+				dest = append(dest, &rank)
+			}
+			if err := rows.Scan(dest...); err != nil {
 				return errf(ErrCell, "column %s holds a value that is not a cell", col.Name)
 			}
 			snap.rowids = append(snap.rowids, id)
 			req.Cells = append(req.Cells, cell)
+			if ranked {
+				r := enclproto.NoRank
+				if rank.Valid && rank.Int64 >= 0 {
+					r = rank.Int64
+				}
+				req.Ranks = append(req.Ranks, r)
+			}
 			size += len(cell) + 4
 			if len(req.Cells) >= s.batch || size >= 16<<20 {
 				flush(false)
@@ -121,6 +149,16 @@ func (s *Server) ensureLoaded(ctx context.Context, c *connState, t *boundTable, 
 		// The enclave holds an unfinished column; the next load of this
 		// name starts afresh.
 		return nil, readErr
+	}
+	rows.Close()
+	if ranked {
+		us, err := enclproto.ParseRankUpdates(lastOut, len(snap.rowids))
+		if err != nil {
+			return nil, errf(ErrEnclave, "enclave answered a ranked load with %v", err)
+		}
+		if err := s.storeRanks(ctx, c.conn, t.info, col, snap.rowids, us); err != nil {
+			return nil, err
+		}
 	}
 	s.snaps[k] = snap
 	return snap, nil

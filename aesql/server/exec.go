@@ -187,6 +187,19 @@ type plan struct {
 	// when known.
 	result map[int]*colInfo
 	ncols  int // output columns known from the select list, -1 unknown
+	// ranked are the indexed randomized columns of the statement's
+	// tables, as the catalog had them when planned.
+	ranked map[*colInfo]bool
+}
+
+// hasRanked reports whether t has indexed randomized columns.
+func (p *plan) hasRanked(t *tableInfo) bool {
+	for _, c := range t.Cols {
+		if p.ranked[c] {
+			return true
+		}
+	}
+	return false
 }
 
 type enclaveOp struct {
@@ -195,6 +208,11 @@ type enclaveOp struct {
 	pred  sqlq.Pred
 	table *boundTable
 	col   *colInfo
+	// ranked: the column has an index, so the predicate becomes a
+	// condition on its rank column.
+	ranked bool
+	// grouped: the statement groups by this column.
+	grouped bool
 }
 
 func (s *Server) resolve(p *plan, c sqlq.ColRef) (*boundTable, *colInfo) {
@@ -262,9 +280,17 @@ func (s *Server) cmkOf(c *colInfo) *cmkInfo {
 
 // plan analyses st against the catalog. s.mu must be held.
 func (s *Server) plan(st *sqlq.Stmt) (*plan, error) {
-	p := &plan{st: st, params: map[int]*colInfo{}, result: map[int]*colInfo{}, ncols: -1}
+	p := &plan{st: st, params: map[int]*colInfo{}, result: map[int]*colInfo{}, ncols: -1, ranked: map[*colInfo]bool{}}
 	for _, t := range st.Tables {
-		p.tables = append(p.tables, &boundTable{ref: t, info: s.cat.tables[key(t.Name)]})
+		b := &boundTable{ref: t, info: s.cat.tables[key(t.Name)]}
+		p.tables = append(p.tables, b)
+		if b.info != nil {
+			for _, c := range b.info.Cols {
+				if c.Ranked {
+					p.ranked[c] = true
+				}
+			}
+		}
 	}
 	for i, pr := range st.Preds {
 		_, col := s.resolve(p, pr.Col)
@@ -328,7 +354,14 @@ func (s *Server) plan(st *sqlq.Stmt) (*plan, error) {
 			return nil, errf(ErrUnsupported, "%s on %s needs a column master key with ENCLAVE_COMPUTATIONS", predText(pr), pr.Col)
 		}
 		t, _ := s.resolve(p, pr.Col)
-		p.ops = append(p.ops, enclaveOp{st: st, index: i, pred: pr, table: t, col: col})
+		p.ops = append(p.ops, enclaveOp{st: st, index: i, pred: pr, table: t, col: col, ranked: col.Ranked})
+	}
+	for i := range p.ops {
+		for _, o := range p.ops {
+			if o.pred.Kind == sqlq.GroupBy && o.table == p.ops[i].table && o.col == p.ops[i].col {
+				p.ops[i].grouped = true
+			}
+		}
 	}
 	// Values stored into encrypted columns.
 	if len(st.Tables) > 0 {
@@ -509,6 +542,9 @@ func (s *Server) execute(ctx context.Context, c *connState, query string, args [
 	if r, err, ok := s.special(ctx, c, toks, args); ok {
 		return r, err
 	}
+	if r, err, ok := s.indexDDL(ctx, c.conn, toks); ok {
+		return r, err
+	}
 	if isDDL(toks) {
 		stmts, perr := ddl.Parse(query)
 		if perr == nil {
@@ -559,28 +595,10 @@ func (s *Server) execute(ctx context.Context, c *connState, query string, args [
 			joins[op.table.ref.From] += join
 		}
 	}
-	if s.d.postgres && grouped(st) {
-		// PostgreSQL wants selected columns grouped: a randomized column
-		// grouped by the enclave's ranks is selected as min(column), any
-		// cell of the group.
-		for _, it := range st.Items {
-			if it.Col == nil {
-				continue
-			}
-			_, col := s.resolve(p, *it.Col)
-			for _, op := range p.ops {
-				if op.pred.Kind == sqlq.GroupBy && op.col == col {
-					src := st.Src[st.Tokens[it.From].Pos:st.Tokens[it.To-1].End]
-					text := "(array_agg(" + src + "))[1]"
-					if it.To == len(st.Tokens) || !st.Tokens[it.To].Is("as") && st.Tokens[it.To].Kind != sqlq.Ident && st.Tokens[it.To].Kind != sqlq.QIdent {
-						text += " AS " + quoteIdent(strings.ToLower(it.Col.Name))
-					}
-					repl[it.From] = replacement{to: it.To, text: text}
-					break
-				}
-			}
-		}
+	if grouped(st) {
+		s.groupedItems(p, repl)
 	}
+	extraParam := s.rankWrites(p, repl)
 	s.expandStars(p, repl)
 	for from, join := range joins {
 		for _, t := range p.tables {
@@ -591,6 +609,7 @@ func (s *Server) execute(ctx context.Context, c *connState, query string, args [
 		}
 	}
 	sqlText, maxParam := rewrite(st, repl, s.d.postgres)
+	maxParam = max(maxParam, extraParam)
 	if maxParam > len(args) {
 		return nil, errf(ErrSyntax, "statement uses $%d but %d parameters were given", maxParam, len(args))
 	}
@@ -627,11 +646,114 @@ func (s *Server) execute(ctx context.Context, c *connState, query string, args [
 	return collect(rows, p, commandTag(toks, 0))
 }
 
+// groupedItems rewrites the select list of a grouped query: a
+// randomized column grouped by its rank column is selected as the cell
+// of any row of the same rank (one index lookup per group); in
+// PostgreSQL, which wants selected columns grouped, a randomized column
+// grouped by the enclave's ranks is selected as the first of the group's
+// cells.
+func (s *Server) groupedItems(p *plan, repl map[int]replacement) {
+	st := p.st
+	for _, it := range st.Items {
+		if it.Col == nil {
+			continue
+		}
+		t, col := s.resolve(p, *it.Col)
+		for _, op := range p.ops {
+			if op.pred.Kind != sqlq.GroupBy || op.col != col || op.table != t {
+				continue
+			}
+			src := st.Src[st.Tokens[it.From].Pos:st.Tokens[it.To-1].End]
+			var text, name string
+			switch {
+			case op.ranked:
+				rank := s.d.ident(rankColumn(col))
+				text = fmt.Sprintf("(SELECT aesql_x.%s FROM %s AS aesql_x WHERE aesql_x.%s = %s.%s LIMIT 1)",
+					s.d.ident(col.Name), s.d.ident(t.info.Name), rank, t.qual(s.d), rank)
+				name = quoteIdent(it.Col.Name)
+			case s.d.postgres:
+				text = "(array_agg(" + src + "))[1]"
+			default:
+				continue
+			}
+			if s.d.postgres {
+				name = quoteIdent(strings.ToLower(it.Col.Name))
+			}
+			if it.To == len(st.Tokens) || !st.Tokens[it.To].Is("as") && st.Tokens[it.To].Kind != sqlq.Ident && st.Tokens[it.To].Kind != sqlq.QIdent {
+				text += " AS " + name
+			}
+			repl[it.From] = replacement{to: it.To, text: text}
+			break
+		}
+	}
+}
+
+// rankWrites keeps rank columns right under writes: an INSERT without
+// a column list names the table's columns (SQLite would otherwise want
+// values for the hidden rank columns too), and an UPDATE that stores into
+// an indexed column clears its rank, which the column's next load
+// assigns. It returns the highest parameter it moved into a replacement.
+func (s *Server) rankWrites(p *plan, repl map[int]replacement) int {
+	st := p.st
+	if len(p.tables) == 0 || p.tables[0].info == nil || !p.hasRanked(p.tables[0].info) {
+		return 0
+	}
+	t := p.tables[0].info
+	maxParam := 0
+	switch st.Kind {
+	case sqlq.Insert:
+		if st.Columns != nil || s.d.postgres {
+			// PostgreSQL fills the columns after the values with their
+			// defaults.
+			return 0
+		}
+		for i, tok := range st.Tokens {
+			if tok.Is("values") {
+				var cols []string
+				for _, c := range t.Cols {
+					cols = append(cols, s.d.ident(c.Name))
+				}
+				repl[i] = replacement{to: i + 1, text: "(" + strings.Join(cols, ", ") + ") VALUES"}
+				break
+			}
+		}
+	case sqlq.Update:
+		for _, v := range st.Sets {
+			c := t.col(v.Column)
+			if c == nil || !p.ranked[c] {
+				continue
+			}
+			var val string
+			switch v.Kind {
+			case sqlq.OParam:
+				val = fmt.Sprintf("?%d", v.N)
+				if s.d.postgres {
+					val = fmt.Sprintf("$%d", v.N)
+				}
+				maxParam = max(maxParam, v.N)
+			case sqlq.ONull:
+				val = "NULL"
+			default:
+				continue // refused by plan
+			}
+			repl[v.From] = replacement{to: v.To, text: val + ", " + s.d.ident(rankColumn(c)) + " = NULL"}
+		}
+	}
+	return maxParam
+}
+
 // expandStars spells out * and t.* over the server's tables in
-// PostgreSQL, where they would also select the hidden row ID column.
+// PostgreSQL, where they would also select the hidden row ID column, and
+// over tables with rank columns, which they hide.
 func (s *Server) expandStars(p *plan, repl map[int]replacement) {
 	if !s.d.postgres {
-		return
+		hidden := false
+		for _, t := range p.tables {
+			hidden = hidden || t.info != nil && p.hasRanked(t.info)
+		}
+		if !hidden {
+			return
+		}
 	}
 	for _, it := range p.st.Items {
 		if !it.Star {
@@ -794,8 +916,9 @@ func oidOfValue(v any) uint32 {
 // evaluate has the enclave evaluate op over its whole column and returns
 // the SQL that replaces the predicate.
 func (s *Server) evaluate(ctx context.Context, c *connState, query string, op enclaveOp, args []any) (string, int64, string, error) {
+	c.pgResult = nil
 	r, h, err := s.evaluate1(ctx, c, query, op, args)
-	if err != nil || !s.d.postgres {
+	if err != nil || !s.d.postgres || c.pgResult == nil {
 		return r, h, "", err
 	}
 	// PostgreSQL has no aesql_match or aesql_rank: matches become a tid
@@ -820,11 +943,14 @@ func (s *Server) evaluate(ctx context.Context, c *connState, query string, op en
 		a := param(intArray(ids))
 		b := param("{" + strings.Join(ranks, ",") + "}")
 		join := fmt.Sprintf(" LEFT JOIN unnest($%d::bigint[], $%d::bigint[]) AS %s(id, v) ON %s.id = %s.%s", a, b, alias, alias, qual, pgRowID)
+		// NULL cells (absent from the arrays) rank 0, first as in SQL
+		// Server.
+		rank := "COALESCE(" + alias + ".v, 0)"
 		if op.pred.Kind == sqlq.OrderBy && grouped(op.st) {
 			// In a grouped query the rank is one value per group.
-			return "min(" + alias + ".v)", 0, join, nil
+			return "min(" + rank + ")", 0, join, nil
 		}
-		return alias + ".v", 0, join, nil
+		return rank, 0, join, nil
 	}
 	var ids []int64
 	for i, id := range res.rowids {
@@ -853,11 +979,22 @@ func (s *Server) evaluate1(ctx context.Context, c *connState, query string, op e
 		}
 		cells = append(cells, b)
 	}
+	rankCol := op.table.qual(s.d) + "." + s.d.ident(rankColumn(op.col))
+	if op.ranked && (op.pred.Kind == sqlq.OrderBy || op.pred.Kind == sqlq.GroupBy) {
+		// The rank column orders and groups by itself once current.
+		if _, err := s.ensureLoaded(ctx, c, op.table, op.col, true, false); err != nil {
+			return "", 0, err
+		}
+		if s.d.postgres && op.pred.Kind == sqlq.OrderBy && grouped(op.st) && !op.grouped {
+			return "min(" + rankCol + ")", 0, nil
+		}
+		return rankCol, 0, nil
+	}
 	var out []byte
 	var snap *snapshot
 	for attempt := 0; ; attempt++ {
 		var err error
-		snap, err = s.ensureLoaded(ctx, c, op.table, op.col, attempt > 0)
+		snap, err = s.ensureLoaded(ctx, c, op.table, op.col, op.ranked, attempt > 0)
 		if err != nil {
 			return "", 0, err
 		}
@@ -875,6 +1012,12 @@ func (s *Server) evaluate1(ctx context.Context, c *connState, query string, op e
 	res, err := enclproto.ParseEvalResult(out)
 	if err != nil || int(res.N) != len(snap.rowids) {
 		return "", 0, errf(ErrEnclave, "enclave answered %d rows for a column of %d", resN(res), len(snap.rowids))
+	}
+	if res.Kind == enclproto.ResultRankRanges {
+		if !op.ranked {
+			return "", 0, errf(ErrEnclave, "enclave answered rank ranges for a column without an index")
+		}
+		return rankRangesSQL(rankCol, res.Ranges), 0, nil
 	}
 	rowid := op.table.qual(s.d) + ".rowid"
 	if s.d.postgres {

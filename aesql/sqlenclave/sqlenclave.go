@@ -329,6 +329,12 @@ type column struct {
 	rank  []uint32
 	done  bool
 	used  uint64
+	// ranked columns (LoadRanked) also hold the ranks the server has
+	// stored (enclproto.NoRank for none) and, once done, the sparse
+	// order-preserving rank of every row (0 for NULL).
+	ranked bool
+	stored []int64
+	sparse []int64
 }
 
 func (e *Engine) load(ctx context.Context, in []byte) ([]byte, error) {
@@ -353,9 +359,13 @@ func (e *Engine) load(ctx context.Context, in []byte) ([]byte, error) {
 			e.mu.Unlock()
 			return nil, invalid(fmt.Errorf("%w: load of %q without its first batch", enclproto.ErrMalformed, req.Cache))
 		}
-		c = &column{cek: fp, typ: req.Type, cls: cls}
+		c = &column{cek: fp, typ: req.Type, cls: cls, ranked: req.Flags&enclproto.LoadRanked != 0}
 		e.evict()
 		e.columns[req.Cache] = c
+	}
+	if c.ranked != (req.Flags&enclproto.LoadRanked != 0) {
+		e.mu.Unlock()
+		return nil, invalid(fmt.Errorf("%w: batches of %q disagree on ranks", enclproto.ErrMalformed, req.Cache))
 	}
 	if c.done || c.cek != fp || c.typ != req.Type {
 		e.mu.Unlock()
@@ -418,8 +428,14 @@ func (e *Engine) load(ctx context.Context, in []byte) ([]byte, error) {
 	}
 	c.n += len(vals)
 	c.null = append(c.null, null...)
+	if c.ranked {
+		c.stored = append(c.stored, req.Ranks...)
+	}
 	if req.Flags&enclproto.LoadLast != 0 {
 		c.finish()
+		if c.ranked {
+			return enclproto.MarshalRankUpdates(c.assignRanks()), nil
+		}
 	}
 	return nil, nil
 }
@@ -454,6 +470,119 @@ func (c *column) finish() {
 		c.rank[p] = r
 	}
 	c.done = true
+}
+
+// Sparse ranks: a fresh numbering spaces distinct values rankSpacing
+// apart, so that values inserted later fit between their neighbours
+// without renumbering (about 20 halvings of a gap).
+const (
+	rankSpacing = 1 << 20
+	maxRank     = 1 << 62
+)
+
+// assignRanks gives every row of a ranked column a sparse rank: equal
+// values equal ranks, a larger value a larger rank, NULL 0. It keeps the
+// ranks the server stored where they are consistent, fits values without
+// one between their neighbours, and renumbers every value when a gap is
+// too small. It returns the rows whose stored rank must change.
+func (c *column) assignRanks() []enclproto.RankUpdate {
+	// Distinct values in order, each with the rank it keeps (0: none).
+	type group struct {
+		lo, hi int // in c.order
+		rank   int64
+	}
+	var groups []group
+	last := int64(0)
+	for i := 0; i < len(c.order); {
+		j := i + 1
+		for j < len(c.order) && c.cmp(c.order[i], c.order[j]) == 0 {
+			j++
+		}
+		g := group{lo: i, hi: j}
+		for _, p := range c.order[i:j] {
+			if r := c.stored[p]; r > 0 {
+				// The first stored rank of the group is its candidate;
+				// it stays only if it keeps the order.
+				if r > last && r <= maxRank {
+					g.rank, last = r, r
+				}
+				break
+			}
+		}
+		groups = append(groups, g)
+		i = j
+	}
+	// Fill runs of groups without a rank between their neighbours.
+	fits := true
+	for i := 0; i < len(groups) && fits; {
+		if groups[i].rank != 0 {
+			i++
+			continue
+		}
+		j := i
+		for j < len(groups) && groups[j].rank == 0 {
+			j++
+		}
+		m := int64(j - i)
+		lo := int64(0)
+		if i > 0 {
+			lo = groups[i-1].rank
+		}
+		var step int64
+		if j == len(groups) {
+			step = rankSpacing
+			if (maxRank-lo)/step < m {
+				fits = false
+			}
+		} else {
+			step = (groups[j].rank - lo) / (m + 1)
+			if step < 1 {
+				fits = false
+			}
+		}
+		for k := i; k < j && fits; k++ {
+			groups[k].rank = lo + step*int64(k-i+1)
+		}
+		i = j
+	}
+	if !fits {
+		step := int64(rankSpacing)
+		if int64(len(groups)) > maxRank/step {
+			step = 1
+		}
+		for i := range groups {
+			groups[i].rank = step * int64(i+1)
+		}
+	}
+	c.sparse = make([]int64, c.n)
+	for _, g := range groups {
+		for _, p := range c.order[g.lo:g.hi] {
+			c.sparse[p] = g.rank
+		}
+	}
+	var us []enclproto.RankUpdate
+	for p, r := range c.sparse {
+		if c.stored[p] != r {
+			us = append(us, enclproto.RankUpdate{Pos: uint32(p), Rank: r})
+		}
+	}
+	c.stored = nil
+	return us
+}
+
+// rankRanges turns ranges of the sorted order into the inclusive ranges
+// of the rows' sparse ranks.
+func (c *column) rankRanges(ranges [][2]int) [][2]int64 {
+	var out [][2]int64
+	for _, r := range ranges {
+		lo, hi := c.sparse[c.order[r[0]]], c.sparse[c.order[r[1]-1]]
+		if n := len(out); n > 0 && out[n-1][1] >= lo-1 {
+			out[n-1][1] = max(out[n-1][1], hi)
+			continue
+		}
+		out = append(out, [2]int64{lo, hi})
+	}
+	return out
 }
 
 // cmp compares the values at two positions.
@@ -640,6 +769,9 @@ func (e *Engine) eval(ctx context.Context, in []byte) ([]byte, error) {
 	}
 	if bm != nil {
 		return encodeMatches(bm, n), nil
+	}
+	if c.ranked {
+		return (&enclproto.EvalResult{Kind: enclproto.ResultRankRanges, N: uint32(n), Ranges: c.rankRanges(ranges)}).Marshal(), nil
 	}
 	count := 0
 	for _, r := range ranges {

@@ -307,7 +307,15 @@ func (r *Reader) Done() error {
 const (
 	LoadFirst = 1 << iota
 	LoadLast
+	// LoadRanked marks a column with an index: every batch carries the
+	// stored order-preserving rank of each row (NoRank when none), and
+	// the last batch's answer lists the ranks the server must store
+	// (RankUpdates).
+	LoadRanked
 )
+
+// NoRank stands for a row without a stored rank (SQL NULL).
+const NoRank int64 = -1
 
 // LoadRequest is a batch of one column's cells, in row order.
 type LoadRequest struct {
@@ -317,6 +325,9 @@ type LoadRequest struct {
 	Type      aesql.Type
 	Flags     uint8
 	Cells     [][]byte
+	// Ranks are the rows' stored ranks when Flags has LoadRanked (one
+	// per cell), else nil.
+	Ranks []int64
 }
 
 // MaxCell bounds one cell in a load or evaluation.
@@ -338,6 +349,15 @@ func (l *LoadRequest) Marshal() []byte {
 	for _, c := range l.Cells {
 		b = AppendBytes32(b, c)
 	}
+	if l.Flags&LoadRanked != 0 {
+		for i := range l.Cells {
+			r := NoRank
+			if i < len(l.Ranks) {
+				r = l.Ranks[i]
+			}
+			b = binary.LittleEndian.AppendUint64(b, uint64(r))
+		}
+	}
 	return b
 }
 
@@ -357,10 +377,60 @@ func ParseLoadRequest(b []byte) (*LoadRequest, error) {
 	for i := uint32(0); i < n && r.Err == nil; i++ {
 		l.Cells = append(l.Cells, r.Bytes32(MaxCell))
 	}
+	if l.Flags&LoadRanked != 0 && r.Err == nil {
+		raw := r.Fixed(8 * int(n))
+		if raw != nil {
+			l.Ranks = make([]int64, n)
+			for i := range l.Ranks {
+				l.Ranks[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
+			}
+		}
+	}
 	if err := r.Done(); err != nil {
 		return nil, err
 	}
 	return l, nil
+}
+
+// RankUpdate is a rank the server must store for the row at Pos (its
+// position in the loaded column).
+type RankUpdate struct {
+	Pos  uint32
+	Rank int64
+}
+
+// MarshalRankUpdates encodes the answer to the last batch of a ranked
+// load: u32 count, then count × (u32 position ‖ i64 rank).
+func MarshalRankUpdates(us []RankUpdate) []byte {
+	b := make([]byte, 0, 4+12*len(us))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(us)))
+	for _, u := range us {
+		b = binary.LittleEndian.AppendUint32(b, u.Pos)
+		b = binary.LittleEndian.AppendUint64(b, uint64(u.Rank))
+	}
+	return b
+}
+
+// ParseRankUpdates decodes MarshalRankUpdates for a column of n rows:
+// positions must be ascending and below n, ranks not negative.
+func ParseRankUpdates(b []byte, n int) ([]RankUpdate, error) {
+	r := NewReader(b)
+	count := r.U32()
+	if r.Err == nil && int64(count) > int64(n) {
+		return nil, fmt.Errorf("%w: %d rank updates for %d rows", ErrMalformed, count, n)
+	}
+	raw := r.Fixed(12 * int(count))
+	if err := r.Done(); err != nil {
+		return nil, err
+	}
+	us := make([]RankUpdate, count)
+	for i := range us {
+		us[i] = RankUpdate{Pos: binary.LittleEndian.Uint32(raw[12*i:]), Rank: int64(binary.LittleEndian.Uint64(raw[12*i+4:]))}
+		if int64(us[i].Pos) >= int64(n) || us[i].Rank < 0 || i > 0 && us[i].Pos <= us[i-1].Pos {
+			return nil, fmt.Errorf("%w: rank update %d out of order or range", ErrMalformed, i)
+		}
+	}
+	return us, nil
 }
 
 // EvalRequest asks the enclave to evaluate predicate Pred of Query (its
@@ -424,7 +494,14 @@ const (
 	// ResultPositions: the ascending positions of the matching rows, a
 	// uint32 each (sent instead of a bitmap when few rows match).
 	ResultPositions = 3
+	// ResultRankRanges: for a column loaded with LoadRanked, the rows
+	// that match are those whose stored rank lies in one of Ranges
+	// (inclusive, ascending, disjoint).
+	ResultRankRanges = 4
 )
+
+// MaxRankRanges bounds the ranges of a ResultRankRanges answer.
+const MaxRankRanges = 2*MaxArgs + 2
 
 // EvalResult is the enclave's answer for one predicate over N rows.
 type EvalResult struct {
@@ -434,6 +511,8 @@ type EvalResult struct {
 	// Ranks holds the ranks of ResultRanks, or the positions of
 	// ResultPositions.
 	Ranks []uint32
+	// Ranges holds the inclusive rank ranges of ResultRankRanges.
+	Ranges [][2]int64
 }
 
 // Marshal encodes e.
@@ -442,6 +521,14 @@ func (e *EvalResult) Marshal() []byte {
 	b = binary.LittleEndian.AppendUint32(b, e.N)
 	if e.Kind == ResultBitmap {
 		return append(b, e.Bitmap...)
+	}
+	if e.Kind == ResultRankRanges {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(e.Ranges)))
+		for _, r := range e.Ranges {
+			b = binary.LittleEndian.AppendUint64(b, uint64(r[0]))
+			b = binary.LittleEndian.AppendUint64(b, uint64(r[1]))
+		}
+		return b
 	}
 	if e.Kind == ResultPositions {
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(e.Ranks)))
@@ -480,6 +567,22 @@ func ParseEvalResult(b []byte) (*EvalResult, error) {
 				if e.Kind == ResultPositions && (e.Ranks[i] >= e.N || i > 0 && e.Ranks[i] <= e.Ranks[i-1]) {
 					return nil, fmt.Errorf("%w: positions not ascending below %d", ErrMalformed, e.N)
 				}
+			}
+		}
+	case ResultRankRanges:
+		count := r.U32()
+		if r.Err == nil && count > MaxRankRanges {
+			return nil, fmt.Errorf("%w: %d rank ranges", ErrMalformed, count)
+		}
+		raw := r.Fixed(16 * int(count))
+		if raw != nil {
+			e.Ranges = make([][2]int64, count)
+			for i := range e.Ranges {
+				lo, hi := int64(binary.LittleEndian.Uint64(raw[16*i:])), int64(binary.LittleEndian.Uint64(raw[16*i+8:]))
+				if lo < 0 || hi < lo || i > 0 && lo <= e.Ranges[i-1][1] {
+					return nil, fmt.Errorf("%w: rank ranges not ascending", ErrMalformed)
+				}
+				e.Ranges[i] = [2]int64{lo, hi}
 			}
 		}
 	default:
