@@ -384,6 +384,10 @@ func FuzzMessages(f *testing.F) {
 	f.Add(ev.Marshal())
 	f.Add(res.Marshal())
 	f.Add((&enclproto.EvalResult{Kind: enclproto.ResultBitmap, N: 9, Bitmap: []byte{1, 1}}).Marshal())
+	ranked := enclproto.LoadRequest{Cache: "t.x#2", CEK: "CEK1", Type: intType, Flags: 7, Cells: [][]byte{w.cell(f, intType, 1), nil}, Ranks: []int64{5, enclproto.NoRank}}
+	f.Add(ranked.Marshal())
+	f.Add((&enclproto.EvalResult{Kind: enclproto.ResultRankRanges, N: 9, Ranges: [][2]int64{{1, 1}, {3, 1 << 40}}}).Marshal())
+	f.Add(enclproto.MarshalRankUpdates([]enclproto.RankUpdate{{Pos: 0, Rank: 1 << 20}, {Pos: 3, Rank: 0}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if l, err := enclproto.ParseLoadRequest(b); err == nil {
 			if !bytes.Equal(l.Marshal(), b) {
@@ -404,6 +408,16 @@ func FuzzMessages(f *testing.F) {
 				r.Kind == enclproto.ResultRanks && len(r.Ranks) != int(r.N) {
 				t.Errorf("result sizes do not match N")
 			}
+			if r.Kind == enclproto.ResultRankRanges && !bytes.Equal(r.Marshal(), b) {
+				t.Errorf("rank ranges do not round-trip")
+			}
+		}
+		if us, err := enclproto.ParseRankUpdates(b, 1<<20); err == nil {
+			if !bytes.Equal(enclproto.MarshalRankUpdates(us), b) {
+				t.Errorf("rank updates do not round-trip")
+			}
+		} else if !errors.Is(err, enclproto.ErrMalformed) {
+			t.Errorf("ParseRankUpdates error %v", err)
 		}
 		enclproto.ParsePackageHeader(b)
 	})
@@ -428,8 +442,10 @@ func FuzzEngine(f *testing.F) {
 	ev := enclproto.EvalRequest{ClientKey: c.clientKey(), Query: q, Cache: "t.x#1", CEK: "CEK1", Type: intType,
 		Args: [][]byte{w.cell(f, intType, 0), w.cell(f, intType, 3)}}
 	ld := enclproto.LoadRequest{ClientKey: c.clientKey(), Cache: "t.y#1", CEK: "CEK1", Type: intType, Flags: 3, Cells: cells}
+	rld := enclproto.LoadRequest{ClientKey: c.clientKey(), Cache: "t.z#1", CEK: "CEK1", Type: intType, Flags: 7, Cells: cells, Ranks: []int64{9, enclproto.NoRank, 3}}
 	c.seq++
 	pkg2, _ := enclproto.SealPackage(c.key, c.header(), q, nil)
+	f.Add(enclproto.FnLoad, rld.Marshal())
 	for fn, b := range map[uint32][]byte{enclproto.FnEval: ev.Marshal(), enclproto.FnLoad: ld.Marshal(),
 		enclproto.FnPackage: append(enclproto.AppendBytes32(nil, pkg2), q...), enclproto.FnAttest: make([]byte, 32)} {
 		f.Add(fn, b)
