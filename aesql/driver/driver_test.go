@@ -574,6 +574,7 @@ func TestPostgres(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { writesAndConcurrency(t, c.o, false) })
 	}
 	t.Run("indexed", func(t *testing.T) { indexed(t, servertest.Options{Postgres: dsn}) })
+	t.Run("typed columns", func(t *testing.T) { typedColumns(t, servertest.Options{Postgres: dsn}) })
 }
 
 func writesAndConcurrency(t *testing.T, o servertest.Options, indexed bool) {

@@ -942,10 +942,10 @@ func (s *Server) evaluate(ctx context.Context, c *connState, query string, op en
 		alias := fmt.Sprintf("aesql_r%d", len(c.extra)+1)
 		a := param(intArray(ids))
 		b := param("{" + strings.Join(ranks, ",") + "}")
-		join := fmt.Sprintf(" LEFT JOIN unnest($%d::bigint[], $%d::bigint[]) AS %s(id, v) ON %s.id = %s.%s", a, b, alias, alias, qual, pgRowID)
+		join := fmt.Sprintf(" LEFT JOIN unnest($%d::bigint[], $%d::bigint[]) AS %s(aesql_id, aesql_v) ON %s.aesql_id = %s.%s", a, b, alias, alias, qual, pgRowID)
 		// NULL cells (absent from the arrays) rank 0, first as in SQL
 		// Server.
-		rank := "COALESCE(" + alias + ".v, 0)"
+		rank := "COALESCE(" + alias + ".aesql_v, 0)"
 		if op.pred.Kind == sqlq.OrderBy && grouped(op.st) {
 			// In a grouped query the rank is one value per group.
 			return "min(" + rank + ")", 0, join, nil

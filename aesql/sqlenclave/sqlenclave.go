@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -251,13 +252,20 @@ const (
 	classString
 )
 
+// classOf returns how values of t compare: integers (also money as
+// 1/10000 units, and date and time types as 100 ns ticks,
+// datetimeoffset as its UTC instant), floats, or byte strings (character
+// and binary types by code point or byte, decimal and uniqueidentifier
+// as keys whose byte order is their value order: decimalKey, guidKey).
 func classOf(t aesql.Type) (int, error) {
 	switch t.Kind {
-	case aesql.Bit, aesql.TinyInt, aesql.SmallInt, aesql.Int, aesql.BigInt, aesql.Date, aesql.Time, aesql.DateTime2:
+	case aesql.Bit, aesql.TinyInt, aesql.SmallInt, aesql.Int, aesql.BigInt, aesql.Money, aesql.SmallMoney,
+		aesql.Date, aesql.Time, aesql.DateTime2, aesql.DateTimeOffset:
 		return classInt, nil
 	case aesql.Real, aesql.Float:
 		return classFloat, nil
-	case aesql.Char, aesql.VarChar, aesql.NChar, aesql.NVarChar, aesql.Binary, aesql.VarBinary:
+	case aesql.Char, aesql.VarChar, aesql.NChar, aesql.NVarChar, aesql.Binary, aesql.VarBinary,
+		aesql.Decimal, aesql.UniqueIdentifier:
 		return classString, nil
 	}
 	return 0, fmt.Errorf("%w: %s columns are not supported in enclave computations", ErrOperation, t.Kind)
@@ -279,6 +287,16 @@ func decode(k *aesql.Key, t aesql.Type, cls int, cell []byte) (val, error) {
 	v, err := aesql.Denormalize(t, plain)
 	if err != nil {
 		return val{}, fmt.Errorf("%w: value does not fit the column type", ErrCell)
+	}
+	// Denormalize has checked the size and range of these.
+	switch t.Kind {
+	case aesql.Money, aesql.SmallMoney:
+		// value·10⁴ as int64, high 32 bits first, each half little-endian.
+		return val{i: int64(uint64(binary.LittleEndian.Uint32(plain[0:4]))<<32 | uint64(binary.LittleEndian.Uint32(plain[4:8])))}, nil
+	case aesql.Decimal:
+		return val{s: decimalKey(plain)}, nil
+	case aesql.UniqueIdentifier:
+		return val{s: guidKey(plain)}, nil
 	}
 	switch x := v.(type) {
 	case bool:
@@ -309,6 +327,42 @@ func decode(k *aesql.Key, t aesql.Type, cls int, cell []byte) (val, error) {
 	}
 	_ = cls
 	return val{}, fmt.Errorf("%w: unsupported value", ErrOperation)
+}
+
+// decimalKey maps a normalised decimal (sign byte, 1 for positive or
+// zero, then a 16-byte little-endian magnitude; the scale is the
+// column's) to 16 bytes whose byte order is the value order: the
+// magnitude plus 2¹²⁷ for positive values, 2¹²⁷ minus it for negative
+// ones, big-endian. Negative zero maps to zero.
+func decimalKey(b []byte) string {
+	lo, hi := binary.LittleEndian.Uint64(b[1:9]), binary.LittleEndian.Uint64(b[9:17])
+	if b[0] == 0 {
+		// 2¹²⁷ − magnitude.
+		var borrow uint64
+		lo, borrow = bits.Sub64(0, lo, 0)
+		hi, _ = bits.Sub64(1<<63, hi, borrow)
+	} else {
+		hi += 1 << 63 // magnitudes are below 10³⁸ < 2¹²⁷
+	}
+	var k [16]byte
+	binary.BigEndian.PutUint64(k[0:8], hi)
+	binary.BigEndian.PutUint64(k[8:16], lo)
+	return string(k[:])
+}
+
+// guidOrder is the order in which SQL Server (and .NET's SqlGuid)
+// compare the bytes of a uniqueidentifier in Guid.ToByteArray order, the
+// normalised form: the last six bytes first.
+var guidOrder = [16]int{10, 11, 12, 13, 14, 15, 8, 9, 6, 7, 4, 5, 0, 1, 2, 3}
+
+// guidKey permutes a normalised uniqueidentifier into guidOrder, so that
+// byte order is SQL Server's order.
+func guidKey(b []byte) string {
+	var k [16]byte
+	for i, j := range guidOrder {
+		k[i] = b[j]
+	}
+	return string(k[:])
 }
 
 // column is a decrypted column in the cache: values in row order, the
