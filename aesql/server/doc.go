@@ -1,7 +1,7 @@
 // Package server is the confidential SQL server: a PostgreSQL wire
 // protocol front end (simple and extended query protocol, so psql and
-// ordinary drivers connect) over SQLite, with SQL Server's Always
-// Encrypted model on top.
+// ordinary drivers connect) over SQLite or PostgreSQL, with SQL Server's
+// Always Encrypted model on top.
 //
 // Column master keys, column encryption keys and tables with encrypted
 // columns are created with the T-SQL DDL of aesql/ddl. Encrypted columns
@@ -13,7 +13,11 @@
 // evaluated by the server's enclave (aesql/sqlenclave) over whole
 // columns: the server hands it the column's cells once per change and
 // gets back match bitmaps or ranks, which the rewritten SQLite query
-// consumes. The enclave holds keys only from clients that attested it
+// consumes. CREATE INDEX on such a column adds a hidden rank column that
+// the enclave keeps ordered like the values, so that comparisons, ORDER
+// BY and GROUP BY on it become indexed SQL (revealing the column's order
+// to the server, as SQL Server's indexes on enclave-enabled columns do).
+// The enclave holds keys only from clients that attested it
 // (aesql/driver) and only for queries those clients sealed.
 //
 // Literals compared with or stored into encrypted columns are refused

@@ -4,8 +4,10 @@
 // column encryption keys, decrypts columns of randomized cells into an
 // in-enclave cache, and evaluates predicates (=, <>, <, <=, >, >=,
 // BETWEEN, IN, LIKE) and orderings (ORDER BY, GROUP BY) over whole
-// columns, one ecall per predicate. Only match bitmaps and ranks leave
-// the enclave, never a plaintext value or key.
+// columns, one ecall per predicate; for indexed columns it assigns the
+// order-preserving ranks the server stores and answers comparisons as
+// ranges of them. Only match bitmaps, ranks and rank ranges leave the
+// enclave, never a plaintext value or key.
 //
 // The confide binary serves it as the built-in enclave with product ID
 // internal/builtin.ProductSQL; spec/aesql.md §5 describes the protocol.
