@@ -47,6 +47,7 @@ type runtime struct {
 	img      *image.Image
 	platform tee.Platform
 	a, b     *boundary.Conn // a: ecalls and nested ocalls; b: top-level ocalls
+	lanes    []*boundary.Conn // more sockets like a, one ecall at a time each
 	ready    chan struct{}  // closed once Run has installed the table
 	ecalls   Ecalls
 	runOnce  sync.Once
@@ -111,8 +112,35 @@ func Run(ecalls Ecalls) error {
 	if !first {
 		return fmt.Errorf("enclave: Run called twice")
 	}
+	for _, l := range rt.lanes {
+		// Two workers: one serves the lane's ecall, the other reads the
+		// socket meanwhile (cancellations) once the first is away longer
+		// than a short call.
+		go l.Serve(2)
+	}
 	tcs := int(rt.img.Config.NumTCS)
-	return rt.a.Serve(tcs + 1)
+	err := rt.a.Serve(tcs + 1)
+	if err == nil {
+		// The host asked to stop: ecalls still running on lanes finish
+		// first, as on the call socket.
+		for _, l := range rt.lanes {
+			l.Drain(context.Background())
+		}
+	}
+	return err
+}
+
+// callConn reports whether c carries ecalls (the call socket or a lane).
+func (r *runtime) callConn(c *boundary.Conn) bool {
+	if c == r.a {
+		return true
+	}
+	for _, l := range r.lanes {
+		if c == l {
+			return true
+		}
+	}
+	return false
 }
 
 // dispatch serves an ecall; it waits until Run has installed the table so
@@ -137,8 +165,8 @@ func Ocall(ctx context.Context, fn uint32, in []byte) ([]byte, error) {
 	if !Running() {
 		return nil, ErrNotEnclave
 	}
-	if c, id, ok := boundary.Incoming(ctx); ok && c == rt.a {
-		return rt.a.Call(ctx, id, fn, in)
+	if c, id, ok := boundary.Incoming(ctx); ok && rt.callConn(c) {
+		return c.Call(ctx, id, fn, in)
 	}
 	return rt.b.Call(ctx, 0, fn, in)
 }

@@ -26,6 +26,13 @@ type hostileHost struct {
 
 func startRaw(t *testing.T, tcs uint32) *hostileHost {
 	t.Helper()
+	return startRawWith(t, tcs, nil)
+}
+
+// startRawWith starts the test enclave with extra descriptors after the
+// two call sockets (5, 6, ...).
+func startRawWith(t *testing.T, tcs uint32, extra []*os.File) *hostileHost {
+	t.Helper()
 	path := enclavetest.Signed(t, enclavetest.TestEnclave, enclavetest.Config(tcs), nil)
 	var parent [2]int
 	var child [2]*os.File
@@ -43,7 +50,7 @@ func startRaw(t *testing.T, tcs uint32) *hostileHost {
 		Path:       path,
 		Args:       []string{"confide-enclave"},
 		Env:        []string{},
-		ExtraFiles: child[:],
+		ExtraFiles: append(child[:], extra...),
 	}
 	err := cmd.Start()
 	child[0].Close()
@@ -64,7 +71,12 @@ func startRaw(t *testing.T, tcs uint32) *hostileHost {
 
 func (h *hostileHost) handshake(t *testing.T, version int) boundary.EnclaveHello {
 	t.Helper()
-	if err := boundary.WriteHello(h.fd, boundary.HostHello{Version: version, SimDir: enclavetest.SimDir(t)}); err != nil {
+	return h.hello(t, boundary.HostHello{Version: version, SimDir: enclavetest.SimDir(t)})
+}
+
+func (h *hostileHost) hello(t *testing.T, hh boundary.HostHello) boundary.EnclaveHello {
+	t.Helper()
+	if err := boundary.WriteHello(h.fd, hh); err != nil {
 		t.Fatal(err)
 	}
 	var reply boundary.EnclaveHello
@@ -168,5 +180,106 @@ func TestFloodBeyondNumTCS(t *testing.T) {
 	out, err := c.Call(context.Background(), 0, enclavetest.FnEcho, []byte("still here"))
 	if err != nil || string(out) != "still here" {
 		t.Fatalf("Call(echo) after flood = %q, %v", out, err)
+	}
+}
+
+// socketPairs returns n socket pairs: the host's ends as descriptors, the
+// enclave's as files to pass (closed when the test ends).
+func socketPairs(t *testing.T, n int) ([]int, []*os.File) {
+	t.Helper()
+	var ours []int
+	var theirs []*os.File
+	for range n {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := os.NewFile(uintptr(fds[1]), "lane")
+		ours, theirs = append(ours, fds[0]), append(theirs, f)
+		t.Cleanup(func() { unix.Close(fds[0]); f.Close() })
+	}
+	return ours, theirs
+}
+
+func TestLanesChecked(t *testing.T) {
+	_, two := socketPairs(t, 2)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	tests := []struct {
+		name  string
+		tcs   uint32
+		lanes int
+		extra []*os.File
+	}{
+		{"as many lanes as threads", 2, 2, two},
+		{"negative", 4, -1, nil},
+		{"beyond MaxLanes", 64, boundary.MaxLanes + 1, nil},
+		{"descriptor missing", 4, 2, two[:1]},
+		{"not a socket", 4, 1, []*os.File{r}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := startRawWith(t, tc.tcs, tc.extra)
+			reply := h.hello(t, boundary.HostHello{Version: boundary.Version, SimDir: enclavetest.SimDir(t), Lanes: tc.lanes})
+			if reply.Code != "lanes" || reply.Error == "" {
+				t.Fatalf("hello reply = %+v; want a lanes refusal", reply)
+			}
+			if code := h.exitCode(t); code != 70 {
+				t.Fatalf("enclave exit status = %d; want 70", code)
+			}
+		})
+	}
+}
+
+// TestFloodAcrossLanes: NumTCS bounds the ecalls of every call socket
+// together, not of each.
+func TestFloodAcrossLanes(t *testing.T) {
+	lanes, theirs := socketPairs(t, 2)
+	h := startRawWith(t, 3, theirs)
+	if reply := h.hello(t, boundary.HostHello{Version: boundary.Version, SimDir: enclavetest.SimDir(t), Lanes: 2}); reply.Error != "" {
+		t.Fatalf("handshake refused: %s", reply.Error)
+	}
+	conns := []*boundary.Conn{boundary.NewConn(h.fd, boundary.Options{})}
+	for _, fd := range lanes {
+		dup, err := unix.Dup(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, boundary.NewConn(dup, boundary.Options{}))
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	refused := 0
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	for i := range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := conns[i%3].Call(ctx, 0, enclavetest.FnBlock, nil)
+			if errors.Is(err, boundary.ErrOutOfThreads) {
+				mu.Lock()
+				refused++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if refused < 27 {
+		t.Fatalf("%d of 30 concurrent ecalls on 3 sockets refused; want at least 27 with NumTCS=3", refused)
+	}
+	// Every socket keeps serving.
+	for i, c := range conns {
+		out, err := c.Call(context.Background(), 0, enclavetest.FnEcho, []byte("still here"))
+		if err != nil || string(out) != "still here" {
+			t.Fatalf("socket %d: Call(echo) after flood = %q, %v", i, out, err)
+		}
+	}
+	for _, c := range conns[1:] {
+		c.Close()
 	}
 }

@@ -23,6 +23,7 @@ const (
 	fdCalls      = 3 // ecalls and the ocalls nested in them
 	fdBackground = 4 // ocalls made outside any ecall
 	fdSwitchless = 5 // the switchless region, when the host enables it
+	// Lanes follow: from 5, or from 6 with a switchless region.
 )
 
 // exitStartup is the exit status of an enclave that refused to start.
@@ -89,6 +90,11 @@ func start() (*runtime, error) {
 		}
 	}
 
+	lanes, err := laneFDs(&hh, img)
+	if err != nil {
+		return refuse("lanes", err)
+	}
+
 	// Resource limits from the signed config.
 	if n := img.Config.NumHeapPages; n > 0 {
 		rtdebug.SetMemoryLimit(int64(n) * 4096)
@@ -97,16 +103,30 @@ func start() (*runtime, error) {
 		rtdebug.SetMaxStack(max(int(n)*4096, 1<<20))
 	}
 
-	if err := harden.Apply(harden.Options{Debug: img.Config.Debug, KeepFDs: []int{fdCalls, fdBackground}}); err != nil {
+	if err := harden.Apply(harden.Options{Debug: img.Config.Debug, KeepFDs: append([]int{fdCalls, fdBackground}, lanes...)}); err != nil {
 		return refuse("harden", fmt.Errorf("enclave: harden process: %w", err))
 	}
 
 	r := &runtime{img: img, platform: platform, ready: make(chan struct{}), sw: sw}
+	// One pool of NumTCS threads for every call socket: a host that floods
+	// all of them at once still gets NumTCS ecalls served and the rest
+	// refused.
+	tcs := int(max(img.Config.NumTCS, 1))
+	pool := boundary.NewThreadPool(tcs)
 	r.a = boundary.NewConn(fdCalls, boundary.Options{
 		Handler:      r.dispatch,
-		Threads:      int(max(img.Config.NumTCS, 1)),
+		Threads:      tcs,
+		Pool:         pool,
 		RejectNested: true,
 	})
+	for _, fd := range lanes {
+		r.lanes = append(r.lanes, boundary.NewConn(fd, boundary.Options{
+			Handler:      r.dispatch,
+			Threads:      1,
+			Pool:         pool,
+			RejectNested: true,
+		}))
+	}
 	r.b = boundary.NewConn(fdBackground, boundary.Options{})
 	reply := boundary.EnclaveHello{
 		Version:  boundary.Version,
@@ -126,6 +146,40 @@ func start() (*runtime, error) {
 		}
 	}
 	return r, nil
+}
+
+// laneFDs checks the lanes the host announced: no more than the signed
+// NumTCS allows (the call socket counts as one), within MaxLanes, and each
+// descriptor a stream socket.
+func laneFDs(hh *boundary.HostHello, img *image.Image) ([]int, error) {
+	n := hh.Lanes
+	if n == 0 {
+		return nil, nil
+	}
+	if n < 0 || n > boundary.MaxLanes || n >= int(max(img.Config.NumTCS, 1)) {
+		return nil, fmt.Errorf("enclave: host announced %d lanes; NumTCS=%d allows at most %d", n, img.Config.NumTCS, min(int(max(img.Config.NumTCS, 1))-1, boundary.MaxLanes))
+	}
+	first := fdSwitchless
+	if hh.Switchless != nil {
+		first++
+	}
+	fds := make([]int, n)
+	for i := range fds {
+		fd := first + i
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return nil, fmt.Errorf("enclave: lane %d (descriptor %d): %w", i, fd, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+			return nil, fmt.Errorf("enclave: lane %d (descriptor %d) is not a socket", i, fd)
+		}
+		typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		if err != nil || typ != unix.SOCK_STREAM {
+			return nil, fmt.Errorf("enclave: lane %d (descriptor %d) is not a stream socket", i, fd)
+		}
+		fds[i] = fd
+	}
+	return fds, nil
 }
 
 // maxSwitchlessWorkers bounds the worker threads a host may ask for.

@@ -159,6 +159,11 @@ type Enclave struct {
 	cmd    *exec.Cmd
 	a, b   *boundary.Conn
 	tcs    chan struct{}
+	// lanes are extra call sockets, one ecall at a time each, so that
+	// concurrent callers each read their own responses; free holds those
+	// not in use. a is used when none is free.
+	lanes []*boundary.Conn
+	free  chan *boundary.Conn
 	opts   Options
 	stdout struct {
 		sync.Mutex
@@ -260,6 +265,28 @@ func (e *Enclave) start(ctx context.Context, data []byte, unsigned bool) (err er
 		defer f.Close()
 		extra, swHello = append(extra, f), hello
 	}
+	// Lanes: one more call socket per thread beyond the first, up to
+	// boundary.MaxLanes.
+	nLanes := min(max(int(e.img.Config.NumTCS), 1)-1, boundary.MaxLanes)
+	laneParent := make([]*os.File, 0, nLanes)
+	laneChild := make([]*os.File, 0, nLanes)
+	defer func() {
+		for i := range laneChild {
+			laneChild[i].Close()
+			if err != nil {
+				laneParent[i].Close()
+			}
+		}
+	}()
+	for range nLanes {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("host: socketpair: %w", err)
+		}
+		laneParent = append(laneParent, os.NewFile(uintptr(fds[0]), "lane"))
+		laneChild = append(laneChild, os.NewFile(uintptr(fds[1]), "lane"))
+	}
+	extra = append(extra, laneChild...)
 
 	cmd := &exec.Cmd{
 		Path:       fmt.Sprintf("/proc/self/fd/%d", mfd),
@@ -285,13 +312,16 @@ func (e *Enclave) start(ctx context.Context, data []byte, unsigned bool) (err er
 	for i := range 2 {
 		child[i].Close()
 	}
+	for _, f := range laneChild {
+		f.Close()
+	}
 
 	fdA, fdB := rawFD(parent[0]), rawFD(parent[1])
 	simDir := e.opts.SimDir
 	if simDir == "" {
 		simDir = defaultSimDir()
 	}
-	hello := boundary.HostHello{Version: boundary.Version, Unsigned: unsigned, Platform: e.opts.Platform, SimDir: simDir, Switchless: swHello}
+	hello := boundary.HostHello{Version: boundary.Version, Unsigned: unsigned, Platform: e.opts.Platform, SimDir: simDir, Switchless: swHello, Lanes: nLanes}
 	if unsigned {
 		hello.Config, _ = json.Marshal(e.img.Config)
 	}
@@ -332,6 +362,12 @@ func (e *Enclave) start(ctx context.Context, data []byte, unsigned bool) (err er
 	e.a = boundary.NewConn(fdA, boundary.Options{Handler: e.serveOcall})
 	e.b = boundary.NewConn(fdB, boundary.Options{Handler: e.serveOcall})
 	e.tcs = make(chan struct{}, max(e.img.Config.NumTCS, 1))
+	e.free = make(chan *boundary.Conn, nLanes)
+	for _, f := range laneParent {
+		l := boundary.NewConn(detach(f), boundary.Options{Handler: e.serveOcall})
+		e.lanes = append(e.lanes, l)
+		e.free <- l
+	}
 	// Background ocalls are served here; relayed reads block, so allow
 	// some in parallel when the enclave may use the network.
 	workers := 1
@@ -350,6 +386,9 @@ func (e *Enclave) start(ctx context.Context, data []byte, unsigned bool) (err er
 		<-e.exited
 		e.a.Fail(e.exitErr)
 		e.b.Fail(e.exitErr)
+		for _, l := range e.lanes {
+			l.Fail(e.exitErr)
+		}
 		if e.sw != nil {
 			e.sw.MarkDead()
 		}
@@ -439,9 +478,11 @@ func sealedMemfd(data []byte) (int, error) {
 		return -1, fmt.Errorf("host: memfd_create: %w", err)
 	}
 	// Keep the descriptor clear of the numbers exec.Cmd uses for
-	// ExtraFiles (3 and 4), so that it survives until execve opens it.
-	if fd < 10 {
-		nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 10)
+	// ExtraFiles (3 to at most 5+MaxLanes), so that it survives until
+	// execve opens it.
+	const lowest = 64
+	if fd < lowest {
+		nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, lowest)
 		unix.Close(fd)
 		if err != nil {
 			return -1, fmt.Errorf("host: memfd: %w", err)
@@ -524,7 +565,7 @@ func (e *Enclave) PID() int { return e.cmd.Process.Pid }
 // It waits for a free thread (NumTCS) until ctx ends. While the ecall runs,
 // ocalls nested in it are served on this goroutine.
 func (e *Enclave) Call(ctx context.Context, fn uint32, in []byte) ([]byte, error) {
-	if c, _, ok := boundary.Incoming(ctx); ok && (c == e.a || c == e.b) {
+	if c, _, ok := boundary.Incoming(ctx); ok && e.ownConn(c) {
 		return nil, ErrReentrant
 	}
 	if fn >= boundary.FirstReserved {
@@ -546,7 +587,15 @@ func (e *Enclave) Call(ctx context.Context, fn uint32, in []byte) ([]byte, error
 			return nil, e.lostError(nil)
 		}
 	}
-	out, err := e.a.Call(ctx, 0, fn, in)
+	c := e.a
+	select {
+	case c = <-e.free:
+	default:
+	}
+	out, err := c.Call(ctx, 0, fn, in)
+	if c != e.a {
+		e.free <- c
+	}
 	<-e.tcs
 	if err != nil {
 		var re *boundary.RemoteError
@@ -560,10 +609,23 @@ func (e *Enclave) Call(ctx context.Context, fn uint32, in []byte) ([]byte, error
 	return out, nil
 }
 
+// ownConn reports whether c is one of this enclave's sockets.
+func (e *Enclave) ownConn(c *boundary.Conn) bool {
+	if c == e.a || c == e.b {
+		return true
+	}
+	for _, l := range e.lanes {
+		if c == l {
+			return true
+		}
+	}
+	return false
+}
+
 // CallSwitchless is Call for functions marked transition_using_threads.
 // It takes the switchless path when enabled and falls back to Call.
 func (e *Enclave) CallSwitchless(ctx context.Context, fn uint32, in []byte) ([]byte, error) {
-	if c, _, ok := boundary.Incoming(ctx); ok && (c == e.a || c == e.b) {
+	if c, _, ok := boundary.Incoming(ctx); ok && e.ownConn(c) {
 		return nil, ErrReentrant
 	}
 	if fn >= boundary.FirstReserved {
@@ -641,6 +703,9 @@ func (e *Enclave) Close() error {
 	}
 	e.a.Close()
 	e.b.Close()
+	for _, l := range e.lanes {
+		l.Close()
+	}
 	if e.sw != nil {
 		e.sw.MarkDead()
 		e.swStop()

@@ -28,6 +28,11 @@ type Options struct {
 	// StatusOutOfThreads. Zero means no bound: each top-level request is
 	// served on a new goroutine.
 	Threads int
+	// Pool, if set, is shared by several Conns (the channels of one
+	// enclave) and bounds their top-level requests together, in addition
+	// to Threads: a request that finds it exhausted is refused with
+	// StatusOutOfThreads.
+	Pool *ThreadPool
 	// RejectNested refuses requests nested in a call of this side with
 	// StatusReentrant (the enclave sets it: an ecall from inside an ocall).
 	RejectNested bool
@@ -69,6 +74,7 @@ type Conn struct {
 	fdClosed bool
 	shutdown bool
 	drained  chan struct{} // closed when shutdown was requested and active == 0
+	failed   chan struct{} // closed when the connection closed
 }
 
 // waiter is a goroutine that waits for frames: a caller waiting for its
@@ -106,8 +112,30 @@ func NewConn(fd int, opts Options) *Conn {
 		calls:    make(map[uint64]*waiter),
 		inflight: make(map[uint64]context.CancelFunc),
 		drained:  make(chan struct{}),
+		failed:   make(chan struct{}),
 	}
 }
+
+// ThreadPool bounds the top-level requests served at once across the
+// Conns that share it, as an enclave's NumTCS bounds its threads whatever
+// channel an ecall arrives on.
+type ThreadPool struct {
+	n   atomic.Int64
+	max int64
+}
+
+// NewThreadPool returns a pool of n threads.
+func NewThreadPool(n int) *ThreadPool { return &ThreadPool{max: int64(n)} }
+
+func (p *ThreadPool) acquire() bool {
+	if p.n.Add(1) > p.max {
+		p.n.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (p *ThreadPool) release() { p.n.Add(-1) }
 
 type incomingKey struct{}
 
@@ -258,6 +286,25 @@ func (c *Conn) Shutdown() error {
 	return c.write(&Header{Kind: KindShutdown}, nil)
 }
 
+// Drain stops serving as a shutdown request from the peer does: new
+// top-level requests are refused with StatusShuttingDown. It waits until
+// those in progress have been answered, the connection closes, or ctx
+// ends.
+func (c *Conn) Drain(ctx context.Context) error {
+	c.mu.Lock()
+	c.shutdown = true
+	c.checkDrainedLocked()
+	c.mu.Unlock()
+	select {
+	case <-c.drained:
+		return nil
+	case <-c.failed:
+		return c.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Close closes the connection: blocked calls return ErrClosed.
 func (c *Conn) Close() error {
 	c.mu.Lock()
@@ -309,6 +356,7 @@ func (c *Conn) failLocked(err error) {
 		return
 	}
 	c.err = err
+	close(c.failed)
 	for _, w := range c.parked {
 		w.parked = false
 		w.wake <- struct{}{}
@@ -487,6 +535,9 @@ func (c *Conn) routeLocked(f Frame, r *waiter) (mine bool, reply *Header) {
 		if _, dup := c.inflight[f.ID]; dup {
 			return false, refuse(StatusInvalidParameter)
 		}
+		if c.opts.Pool != nil && !c.opts.Pool.acquire() {
+			return false, refuse(StatusOutOfThreads)
+		}
 		c.active++
 		c.pending++
 		c.inflight[f.ID] = nil // reserved; serve sets the cancel func
@@ -564,6 +615,9 @@ func (c *Conn) serve(f Frame, callCtx context.Context, top bool, w *waiter) {
 	delete(c.inflight, f.ID)
 	c.active--
 	c.mu.Unlock()
+	if c.opts.Pool != nil {
+		c.opts.Pool.release()
+	}
 	c.respond(f.ID, out, status, msg)
 	c.mu.Lock()
 	c.pending--

@@ -28,7 +28,14 @@ type HostHello struct {
 	// Switchless, if set, describes the shared-memory region passed as
 	// descriptor 5 for switchless calls.
 	Switchless *SwitchlessHello `json:"switchless,omitempty"`
+	// Lanes is the number of extra call sockets passed after the fixed
+	// descriptors (spec/boundary.md, "Lanes"): each carries one ecall at a
+	// time, so concurrent callers do not share a socket.
+	Lanes int `json:"lanes,omitempty"`
 }
+
+// MaxLanes bounds the extra call sockets of one enclave.
+const MaxLanes = 15
 
 // SwitchlessHello describes a switchless region and how many enclave
 // workers should poll it.
