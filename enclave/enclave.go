@@ -46,9 +46,9 @@ var ErrNotEnclave = fmt.Errorf("enclave: this process was not started as an encl
 type runtime struct {
 	img      *image.Image
 	platform tee.Platform
-	a, b     *boundary.Conn // a: ecalls and nested ocalls; b: top-level ocalls
+	a, b     *boundary.Conn   // a: ecalls and nested ocalls; b: top-level ocalls
 	lanes    []*boundary.Conn // more sockets like a, one ecall at a time each
-	ready    chan struct{}  // closed once Run has installed the table
+	ready    chan struct{}    // closed once Run has installed the table
 	ecalls   Ecalls
 	runOnce  sync.Once
 	startErr error

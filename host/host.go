@@ -155,15 +155,15 @@ func (e *StartError) Unwrap() error { return ErrStart }
 
 // Enclave is a loaded enclave.
 type Enclave struct {
-	img    *image.Image
-	cmd    *exec.Cmd
-	a, b   *boundary.Conn
-	tcs    chan struct{}
+	img  *image.Image
+	cmd  *exec.Cmd
+	a, b *boundary.Conn
+	tcs  chan struct{}
 	// lanes are extra call sockets, one ecall at a time each, so that
 	// concurrent callers each read their own responses; free holds those
 	// not in use. a is used when none is free.
-	lanes []*boundary.Conn
-	free  chan *boundary.Conn
+	lanes  []*boundary.Conn
+	free   chan *boundary.Conn
 	opts   Options
 	stdout struct {
 		sync.Mutex
