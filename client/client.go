@@ -21,7 +21,9 @@ import (
 
 // Options configure a Client.
 type Options struct {
-	// HTTPClient sends requests. Zero: a client with a 30 s timeout.
+	// HTTPClient sends requests. Zero: a client of its own with a 30 s
+	// timeout, whose transport keeps up to 64 idle connections to the
+	// service, so concurrent calls reuse connections rather than dial.
 	HTTPClient *http.Client
 	// AttestAPIVersion is sent to attestation endpoints. Zero: "2022-08-01".
 	AttestAPIVersion string
@@ -32,7 +34,7 @@ type Options struct {
 
 // Client is a confide service client.
 type Client struct {
-	base  *url.URL
+	base  string // scheme://host[/path], no trailing slash
 	hc    *http.Client
 	apiV  string
 	admin string
@@ -65,18 +67,25 @@ func New(baseURL string, opts *Options) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("client: service URL %q: want http(s)://host[:port]", baseURL)
 	}
-	c := &Client{base: u, hc: &http.Client{Timeout: 30 * time.Second}, apiV: "2022-08-01"}
+	c := &Client{base: u.String(), apiV: "2022-08-01"}
 	if opts != nil {
-		if opts.HTTPClient != nil {
-			c.hc = opts.HTTPClient
-		}
+		c.hc = opts.HTTPClient
 		if opts.AttestAPIVersion != "" {
 			c.apiV = opts.AttestAPIVersion
 		}
 		c.admin = opts.AdminToken
 	}
+	if c.hc == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = maxIdle
+		t.MaxIdleConns = maxIdle
+		c.hc = &http.Client{Timeout: 30 * time.Second, Transport: t}
+	}
 	return c, nil
 }
+
+// maxIdle is how many idle connections the default transport keeps.
+const maxIdle = 64
 
 func (c *Client) do(ctx context.Context, method, path, apiVersion string, body, out any) error {
 	var rd io.Reader
@@ -87,7 +96,7 @@ func (c *Client) do(ctx context.Context, method, path, apiVersion string, body, 
 		}
 		rd = bytes.NewReader(b)
 	}
-	u := c.base.String() + path
+	u := c.base + path
 	if apiVersion != "" {
 		u += "?api-version=" + url.QueryEscape(apiVersion)
 	}
@@ -127,6 +136,20 @@ func (c *Client) do(ctx context.Context, method, path, apiVersion string, body, 
 	return nil
 }
 
+// attestBody is the body of POST /attest/{type}.
+type attestBody struct {
+	Quote       string    `json:"quote,omitempty"`
+	Report      string    `json:"report,omitempty"`
+	RuntimeData *wireData `json:"runtimeData,omitempty"`
+	Nonce       string    `json:"nonce,omitempty"`
+}
+
+// wireData is runtime data as the service takes it.
+type wireData struct {
+	Data     string `json:"data"`
+	DataType string `json:"dataType"`
+}
+
 // Nonce asks the service for a single-use nonce.
 func (c *Client) Nonce(ctx context.Context) (string, error) {
 	var r struct {
@@ -142,23 +165,21 @@ func (c *Client) Nonce(ctx context.Context) (string, error) {
 // runtimeData (sent with dataType JSON when it is valid JSON, else Binary;
 // nil sends none) and nonce (empty sends none), and returns the token.
 func (c *Client) Attest(ctx context.Context, kind string, evidence, runtimeData []byte, nonce string) (string, error) {
-	body := map[string]any{}
+	var body attestBody
 	ev := base64.RawURLEncoding.EncodeToString(evidence)
 	if kind == "OpenEnclave" {
-		body["report"] = ev
+		body.Report = ev
 	} else {
-		body["quote"] = ev
+		body.Quote = ev
 	}
 	if runtimeData != nil {
 		dt := "Binary"
 		if json.Valid(runtimeData) {
 			dt = "JSON"
 		}
-		body["runtimeData"] = map[string]string{"data": base64.RawURLEncoding.EncodeToString(runtimeData), "dataType": dt}
+		body.RuntimeData = &wireData{Data: base64.RawURLEncoding.EncodeToString(runtimeData), DataType: dt}
 	}
-	if nonce != "" {
-		body["nonce"] = nonce
-	}
+	body.Nonce = nonce
 	var r struct {
 		Token string `json:"token"`
 	}
@@ -192,7 +213,10 @@ func (c *Client) release(ctx context.Context, path, token string) (string, error
 	var r struct {
 		Value string `json:"value"`
 	}
-	if err := c.do(ctx, http.MethodPost, path, "7.4", map[string]string{"target": token}, &r); err != nil {
+	body := struct {
+		Target string `json:"target"`
+	}{token}
+	if err := c.do(ctx, http.MethodPost, path, "7.4", body, &r); err != nil {
 		return "", err
 	}
 	return r.Value, nil

@@ -3,8 +3,11 @@ package client
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -52,5 +55,44 @@ func TestUnwrapRejects(t *testing.T) {
 		if _, err := Unwrap(in, nil, nil); !errors.Is(err, ErrRelease) {
 			t.Errorf("Unwrap(%q) = %v; want ErrRelease", in, err)
 		}
+	}
+}
+
+// TestConnectionReuse makes concurrent calls with the default transport:
+// they reuse connections instead of dialing a new one for most calls (with
+// net/http's default of 2 idle connections per host, each round of 8
+// concurrent calls would dial about 6).
+func TestConnectionReuse(t *testing.T) {
+	var dials atomic.Int64
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"nonce":"n"}`))
+	}))
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dials.Add(1)
+		}
+	}
+	ts.Start()
+	defer ts.Close()
+	c, err := New(ts.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, rounds = 8, 50
+	for range rounds {
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := c.Nonce(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if n := dials.Load(); n > 2*workers {
+		t.Errorf("%d calls, %d at a time, opened %d connections; want at most %d", workers*rounds, workers, n, 2*workers)
 	}
 }
