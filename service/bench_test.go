@@ -19,12 +19,14 @@ import (
 // paced runs b.N calls of fn at a fixed rate (open loop: call i is due at
 // start + i/rate whatever happened before, and its latency counts from
 // then, so a slow server cannot hide its queueing), with at most 256 calls
-// in flight, and reports the achieved requests/s and p50/p99 latency.
+// in flight, and reports the achieved requests/s, p50/p99 latency and the
+// CPU time per call (see reportCPU).
 func paced(b *testing.B, rate float64, fn func() error) {
 	lat := make([]time.Duration, b.N)
 	sem := make(chan struct{}, 256)
 	var wg sync.WaitGroup
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	for i := range b.N {
 		due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
@@ -42,6 +44,7 @@ func paced(b *testing.B, rate float64, fn func() error) {
 	wg.Wait()
 	el := time.Since(start)
 	b.StopTimer()
+	reportCPU(b, cpu0)
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(b.N)/el.Seconds(), "req/s")
 	b.ReportMetric(float64(lat[b.N*50/100].Microseconds()), "p50-µs")
@@ -66,7 +69,8 @@ func maxThen80(b *testing.B, fn func() error) {
 }
 
 // load runs b.N calls of fn over loopback from a bounded pool of workers
-// and reports requests/s and p50/p99 latency.
+// and reports requests/s, p50/p99 latency and the CPU time per call (see
+// reportCPU).
 func load(b *testing.B, fn func() error) {
 	const workers = 4
 	lat := make([]time.Duration, b.N)
@@ -74,6 +78,7 @@ func load(b *testing.B, fn func() error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -99,6 +104,7 @@ func load(b *testing.B, fn func() error) {
 	wg.Wait()
 	el := time.Since(start)
 	b.StopTimer()
+	reportCPU(b, cpu0)
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(b.N)/el.Seconds(), "req/s")
 	b.ReportMetric(float64(lat[b.N*50/100].Microseconds()), "p50-µs")
@@ -194,4 +200,15 @@ func BenchmarkCryptoBaseline(b *testing.B) {
 			return err
 		})
 	})
+}
+
+// reportCPU reports the process's CPU time (user and system, all
+// goroutines: service, load generator and runtime) per call since cpu0 as
+// cpu-µs/op, where the platform tells it. On a machine shared with other
+// work it is steadier than req/s, which moves with what else runs; on an
+// otherwise idle machine with every core busy, req/s ≈ cores ÷ cpu-µs/op.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	if t := cpuTime(); t > 0 {
+		b.ReportMetric(float64(t-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
+	}
 }
