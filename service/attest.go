@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -157,7 +158,7 @@ func tokenClaims(kind string, c *attest.Claims, runtime []byte, runtimeJSON, ini
 // default.
 func (s *Server) policyText(ctx context.Context, typ string) (string, error) {
 	var text string
-	err := s.st.db.QueryRowContext(ctx, `SELECT text FROM policies WHERE type = ?`, typ).Scan(&text)
+	err := s.st.queryRow(ctx, `SELECT text FROM policies WHERE type = ?`, typ).Scan(&text)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DefaultPolicy, nil
 	}
@@ -197,7 +198,7 @@ func (s *Server) auditOnly(ctx context.Context, ev AuditEvent) error {
 	ev.Time = s.now().UTC().Format(time.RFC3339Nano)
 	// The refusal is recorded even if the client has gone away.
 	ctx = context.WithoutCancel(ctx)
-	return s.st.tx(ctx, func(tx *sql.Tx) error { return appendAudit(ctx, tx, ev) })
+	return s.st.tx(ctx, func(tx *sqlTx) error { return appendAudit(ctx, tx, ev) })
 }
 
 func (s *Server) attest(ctx context.Context, r *http.Request, typ string) (string, error) {
@@ -261,11 +262,11 @@ func (s *Server) attest(ctx context.Context, r *http.Request, typ string) (strin
 			return "", err
 		}
 	}
-	input, err := toJSONValue(m)
+	p, err := s.policies.compile(ctx, policy)
 	if err != nil {
 		return "", err
 	}
-	d, err := s.policies.eval(ctx, policy, input)
+	d, err := p.eval(ctx, m)
 	if err != nil {
 		return "", err
 	}
@@ -281,8 +282,7 @@ func (s *Server) attest(ctx context.Context, r *http.Request, typ string) (strin
 			m[k] = v
 		}
 	}
-	ph := sha256.Sum256([]byte(policy))
-	m["x-ms-policy-hash"] = b64.EncodeToString(ph[:])
+	m["x-ms-policy-hash"] = p.hash
 	now := s.now()
 	jti := make([]byte, 32)
 	if _, err := s.rnd.Read(jti); err != nil {
@@ -292,10 +292,24 @@ func (s *Server) attest(ctx context.Context, r *http.Request, typ string) (strin
 	m["iat"] = now.Unix()
 	m["nbf"] = now.Unix()
 	m["exp"] = now.Add(s.tokenTTL).Unix()
-	m["jti"] = hex.EncodeToString(jti)
+	jtiHex := hex.EncodeToString(jti)
+	m["jti"] = jtiHex
 	if req.Nonce != "" {
 		m["nonce"] = req.Nonce
 	}
+	// The decision is recorded (and the nonce consumed) while the token is
+	// signed; the token is returned only once both are done.
+	wait := s.st.txStart(ctx, func(tx *sqlTx) error {
+		if req.Nonce != "" {
+			if err := s.consumeNonce(ctx, tx, req.Nonce); err != nil {
+				return err
+			}
+		}
+		return appendAudit(ctx, tx, AuditEvent{
+			Time: now.UTC().Format(time.RFC3339Nano), Action: "attest", Subject: typ, Granted: true,
+			Detail: map[string]string{"jti": jtiHex, "remote": r.RemoteAddr, "draft": strconv.FormatBool(draft)},
+		})
+	})
 	var token string
 	if draft {
 		// As MAA does, a draft policy yields an unsecured token: it shows
@@ -304,22 +318,13 @@ func (s *Server) attest(ctx context.Context, r *http.Request, typ string) (strin
 	} else {
 		token, err = s.sign.sign(m, s.issuer+"/certs", false)
 	}
-	if err != nil {
-		return "", err
+	if werr := wait(); werr != nil {
+		return "", werr
 	}
-	err = s.st.tx(ctx, func(tx *sql.Tx) error {
-		if req.Nonce != "" {
-			if err := s.consumeNonce(ctx, tx, req.Nonce); err != nil {
-				return err
-			}
-		}
-		return appendAudit(ctx, tx, AuditEvent{
-			Time: now.UTC().Format(time.RFC3339Nano), Action: "attest", Subject: typ, Granted: true,
-			Detail: map[string]string{"jti": m["jti"].(string), "remote": r.RemoteAddr, "draft": fmt.Sprint(draft)},
-		})
-	})
 	if err != nil {
-		return "", err
+		// The grant is on record but no token left the service; the caller
+		// records the failure after it.
+		return "", fmt.Errorf("service: token %s granted but not issued: %w", jtiHex, err)
 	}
 	return token, nil
 }

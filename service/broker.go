@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -247,7 +248,7 @@ func (s *Server) createKey(ctx context.Context, r *http.Request, name string) (*
 	}
 	pubJSON, _ := json.Marshal(pub)
 	now := s.now()
-	err = s.st.tx(ctx, func(tx *sql.Tx) error {
+	err = s.st.tx(ctx, func(tx *sqlTx) error {
 		created, err := nextCreated(ctx, tx, "keys", name, now)
 		if err != nil {
 			return err
@@ -295,7 +296,7 @@ func (s *Server) loadKey(ctx context.Context, table, name, version string) (*key
 	}
 	q += ` ORDER BY created DESC LIMIT 1`
 	k := &keyRow{name: name}
-	err := s.st.db.QueryRowContext(ctx, q, args...).Scan(&k.version, &k.kty, &k.created, &k.ptype, &k.policy, &k.pub, &k.sealed)
+	err := s.st.queryRow(ctx, q, args...).Scan(&k.version, &k.kty, &k.created, &k.ptype, &k.policy, &k.pub, &k.sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s %s %s", ErrNotFound, strings.TrimSuffix(table, "s"), name, version)
 	}
@@ -329,67 +330,78 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request, table string) e
 	if table == "secrets" {
 		action = "release-secret"
 	}
-	value, kv, err := s.releaseValue(ctx, r, table, name, version)
-	if err != nil {
+	refuse := func(kv string, err error) error {
 		s.metrics.decisions.WithLabelValues(action, "refused", problemFor(err).Type[len(problemBase):]).Inc()
 		if aerr := s.auditOnly(ctx, AuditEvent{Action: action, Subject: name, Reasons: reasonsOf(err),
-			Detail: map[string]string{"version": version, "remote": r.RemoteAddr}}); aerr != nil {
+			Detail: map[string]string{"version": kv, "remote": r.RemoteAddr}}); aerr != nil {
 			return aerr
 		}
 		return err
 	}
+	payload, kv, err := s.releaseValue(ctx, r, table, name, version)
+	if err != nil {
+		return refuse(version, err)
+	}
+	// The release is recorded while the response is signed; the response
+	// goes out only once both are done.
 	now := s.now()
-	err = s.st.tx(ctx, func(tx *sql.Tx) error {
+	wait := s.st.txStart(ctx, func(tx *sqlTx) error {
 		return appendAudit(ctx, tx, AuditEvent{Time: now.UTC().Format(time.RFC3339Nano), Action: action, Subject: name, Granted: true,
 			Detail: map[string]string{"version": kv, "remote": r.RemoteAddr}})
 	})
+	value, err := s.sign.sign(payload, s.issuer+"/certs", true)
+	if werr := wait(); werr != nil {
+		return werr
+	}
 	if err != nil {
-		return err
+		// The grant is on record but nothing left the service: record that.
+		return refuse(kv, fmt.Errorf("service: release granted but not issued: %w", err))
 	}
 	s.metrics.decisions.WithLabelValues(action, "granted", "").Inc()
 	writeJSON(w, http.StatusOK, ReleaseResponse{Value: value})
 	return nil
 }
 
-// releaseValue does everything but the audit: verify the token, evaluate
-// the policy, wrap the material and sign the response.
-func (s *Server) releaseValue(ctx context.Context, r *http.Request, table, name, version string) (string, string, error) {
+// releaseValue does everything but the audit and the signature: verify the
+// token, evaluate the policy, wrap the material and build the response
+// payload to sign.
+func (s *Server) releaseValue(ctx context.Context, r *http.Request, table, name, version string) (map[string]any, string, error) {
 	if err := checkAPIVersion(r, vaultAPIVersions); err != nil {
-		return "", version, err
+		return nil, version, err
 	}
 	var req ReleaseRequest
 	if err := decodeBody(r, &req); err != nil {
-		return "", version, err
+		return nil, version, err
 	}
 	if req.Target == "" {
-		return "", version, badRequest("target (the attestation token) is required")
+		return nil, version, badRequest("target (the attestation token) is required")
 	}
 	k, err := s.loadKey(ctx, table, name, version)
 	if err != nil {
-		return "", version, err
+		return nil, version, err
 	}
 	issuer, claims, err := s.verifyTarget(ctx, req.Target, k)
 	if err != nil {
-		return "", k.version, err
+		return nil, k.version, err
 	}
 	if err := s.evaluateRelease(ctx, k, issuer, claims); err != nil {
-		return "", k.version, err
+		return nil, k.version, err
 	}
 	target, kid, err := targetKey(claims)
 	if err != nil {
-		return "", k.version, err
+		return nil, k.version, err
 	}
 	material, err := s.sealer.open(k.sealed, table+"/"+k.name+"/"+k.version)
 	if err != nil {
-		return "", k.version, err
+		return nil, k.version, err
 	}
 	defer zero(material)
 	wrapped, err := skr.Wrap(target, kid, material)
 	if err != nil {
-		return "", k.version, err
+		return nil, k.version, err
 	}
 	if req.Enc != "" && !encMatches(req.Enc, wrapped.Header.Enc) {
-		return "", k.version, badRequest("enc %q does not match the target key (would use %s)", req.Enc, wrapped.Header.Enc)
+		return nil, k.version, badRequest("enc %q does not match the target key (would use %s)", req.Enc, wrapped.Header.Enc)
 	}
 	id := s.issuer + "/" + table + "/" + k.name + "/" + k.version
 	var resp map[string]any
@@ -406,8 +418,7 @@ func (s *Server) releaseValue(ctx context.Context, r *http.Request, table, name,
 		"request":  map[string]any{"api-version": r.URL.Query().Get("api-version"), "enc": wrapped.Header.Enc, "kid": id, "nonce": req.Nonce},
 		"response": resp,
 	}
-	v, err := s.sign.sign(payload, s.issuer+"/certs", true)
-	return v, k.version, err
+	return payload, k.version, nil
 }
 
 func encMatches(asked, used string) bool {
@@ -440,20 +451,24 @@ func targetKey(claims map[string]any) (crypto.PublicKey, string, error) {
 // verifyTarget verifies the release token against its issuer: this
 // service, or a trusted authority that the key's policy names.
 func (s *Server) verifyTarget(ctx context.Context, token string, k *keyRow) (string, map[string]any, error) {
-	issuer, err := unverifiedIssuer(token)
+	t, err := parseJWT(token)
+	if err != nil {
+		return "", nil, err
+	}
+	issuer, err := t.issuer()
 	if err != nil {
 		return "", nil, err
 	}
 	issuer = skr.NormalizeAuthority(issuer)
 	if issuer == s.issuer {
-		claims, err := verifyJWT(token, s.JWKS(), s.issuer, s.now())
+		claims, err := t.verify(s.ownKeys, s.issuer, s.now())
 		return issuer, claims, err
 	}
 	if !s.trusted[issuer] {
 		return "", nil, &TokenError{Reason: fmt.Sprintf("issuer %s is not trusted by this service", issuer)}
 	}
 	if k.ptype == PolicyJSON {
-		p, err := skr.ParsePolicy(k.policy)
+		p, err := s.releasePolicies.parse(k.policy)
 		if err != nil {
 			return "", nil, err
 		}
@@ -469,26 +484,39 @@ func (s *Server) verifyTarget(ctx context.Context, token string, k *keyRow) (str
 	if err != nil {
 		return "", nil, err
 	}
-	claims, err := verifyJWT(token, set, issuer, s.now())
+	claims, err := t.verify(set, issuer, s.now())
 	return issuer, claims, err
 }
 
-func unverifiedIssuer(token string) (string, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return "", &TokenError{Reason: "malformed: want three dot-separated parts"}
+// releasePolicyCache holds parsed JSON release policies keyed by their
+// text (release policies are immutable per key version), so a policy is
+// parsed once rather than on every release.
+type releasePolicyCache struct {
+	mu sync.Mutex
+	m  map[string]*skr.Policy
+}
+
+func (c *releasePolicyCache) parse(text []byte) (*skr.Policy, error) {
+	c.mu.Lock()
+	p, ok := c.m[string(text)]
+	c.mu.Unlock()
+	if ok {
+		return p, nil
 	}
-	b, err := b64.DecodeString(parts[1])
+	p, err := skr.ParsePolicy(text)
 	if err != nil {
-		return "", &TokenError{Reason: "malformed payload", Err: err}
+		return nil, err
 	}
-	var c struct {
-		Iss string `json:"iss"`
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string]*skr.Policy)
 	}
-	if err := json.Unmarshal(b, &c); err != nil || c.Iss == "" {
-		return "", &TokenError{Reason: "payload has no iss"}
+	if len(c.m) > 256 { // bounded: drop everything rather than grow forever
+		clear(c.m)
 	}
-	return c.Iss, nil
+	c.m[string(text)] = p
+	c.mu.Unlock()
+	return p, nil
 }
 
 // fetchJWKS finds an issuer's keys by OIDC discovery, caching them for
@@ -541,7 +569,7 @@ func (s *Server) evaluateRelease(ctx context.Context, k *keyRow, issuer string, 
 	var reasons []string
 	switch k.ptype {
 	case PolicyJSON:
-		p, err := skr.ParsePolicy(k.policy)
+		p, err := s.releasePolicies.parse(k.policy)
 		if err != nil {
 			return err
 		}
@@ -619,7 +647,7 @@ func (s *Server) createSecret(ctx context.Context, r *http.Request, name string)
 		return nil, err
 	}
 	now := s.now()
-	err = s.st.tx(ctx, func(tx *sql.Tx) error {
+	err = s.st.tx(ctx, func(tx *sqlTx) error {
 		created, err := nextCreated(ctx, tx, "secrets", name, now)
 		if err != nil {
 			return err
@@ -656,7 +684,7 @@ func (s *Server) handleSecretGet(w http.ResponseWriter, r *http.Request) error {
 // nextCreated returns the creation stamp (Unix ns) for a new version of
 // name: now, or one past the newest existing version when the clock has not
 // moved on, so "latest version" is always the last one created.
-func nextCreated(ctx context.Context, tx *sql.Tx, table, name string, now time.Time) (int64, error) {
+func nextCreated(ctx context.Context, tx *sqlTx, table, name string, now time.Time) (int64, error) {
 	var last int64
 	q := `SELECT COALESCE(MAX(created), 0) FROM keys WHERE name = ?`
 	if table == "secrets" {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
 
@@ -49,17 +50,25 @@ type Decision struct {
 // module text, so each policy is compiled once.
 type policyCache struct {
 	mu sync.Mutex
-	m  map[[32]byte]*rego.PreparedEvalQuery
+	m  map[[32]byte]*compiledPolicy
+}
+
+// compiledPolicy is a policy ready to evaluate.
+type compiledPolicy struct {
+	q rego.PreparedEvalQuery
+	// hash is the base64url SHA-256 of the module text (the token's
+	// x-ms-policy-hash).
+	hash string
 }
 
 // compile returns the prepared query for text, compiling it on first use.
-func (c *policyCache) compile(ctx context.Context, text string) (*rego.PreparedEvalQuery, error) {
+func (c *policyCache) compile(ctx context.Context, text string) (*compiledPolicy, error) {
 	h := sha256.Sum256([]byte(text))
 	c.mu.Lock()
-	q, ok := c.m[h]
+	p, ok := c.m[h]
 	c.mu.Unlock()
 	if ok {
-		return q, nil
+		return p, nil
 	}
 	pq, err := rego.New(
 		rego.Query("data.policy"),
@@ -69,25 +78,37 @@ func (c *policyCache) compile(ctx context.Context, text string) (*rego.PreparedE
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
 	}
+	p = &compiledPolicy{q: pq, hash: b64.EncodeToString(h[:])}
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = make(map[[32]byte]*rego.PreparedEvalQuery)
+		c.m = make(map[[32]byte]*compiledPolicy)
 	}
 	if len(c.m) > 256 { // bounded: drop everything rather than grow forever
 		clear(c.m)
 	}
-	c.m[h] = &pq
+	c.m[h] = p
 	c.mu.Unlock()
-	return &pq, nil
+	return p, nil
 }
 
-// eval evaluates the policy text against input.
-func (c *policyCache) eval(ctx context.Context, text string, input map[string]any) (*Decision, error) {
-	q, err := c.compile(ctx, text)
+// policyInput converts input (claims as JSON-shaped Go values: maps with
+// string keys, slices, strings, numbers, booleans, nil) to the Rego value
+// the policy sees, without a round trip through JSON text.
+func policyInput(input map[string]any) (ast.Value, error) {
+	v, err := ast.InterfaceToValue(input)
+	if err != nil {
+		return nil, fmt.Errorf("%w: input: %v", ErrPolicy, err)
+	}
+	return v, nil
+}
+
+// eval evaluates the policy against input.
+func (p *compiledPolicy) eval(ctx context.Context, input map[string]any) (*Decision, error) {
+	in, err := policyInput(input)
 	if err != nil {
 		return nil, err
 	}
-	rs, err := q.Eval(ctx, rego.EvalInput(input))
+	rs, err := p.q.Eval(ctx, rego.EvalParsedInput(in))
 	if err != nil {
 		return nil, fmt.Errorf("%w: evaluation: %v", ErrPolicy, err)
 	}
@@ -121,4 +142,13 @@ func (c *policyCache) eval(ctx context.Context, text string, input map[string]an
 		d.Claims = m
 	}
 	return d, nil
+}
+
+// eval evaluates the policy text against input.
+func (c *policyCache) eval(ctx context.Context, text string, input map[string]any) (*Decision, error) {
+	p, err := c.compile(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	return p.eval(ctx, input)
 }

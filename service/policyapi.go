@@ -2,7 +2,6 @@ package service
 
 import (
 	"crypto/sha256"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -89,7 +88,7 @@ func (s *Server) handlePolicyPut(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := s.now()
-	err = s.st.tx(ctx, func(tx *sql.Tx) error {
+	err = s.st.tx(ctx, func(tx *sqlTx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO policies (type, text, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (type) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at`, typ, text, now.Unix()); err != nil {
 			return err
@@ -136,7 +135,7 @@ func (s *Server) handlePolicyReset(w http.ResponseWriter, r *http.Request) error
 		return badRequest("reading body: %v", err)
 	}
 	now := s.now()
-	err = s.st.tx(ctx, func(tx *sql.Tx) error {
+	err = s.st.tx(ctx, func(tx *sqlTx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM policies WHERE type = ?`, typ); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -89,8 +90,12 @@ type Server struct {
 	rnd      io.Reader
 	log      *slog.Logger
 	policies policyCache
-	mux      *http.ServeMux
-	metrics  *metrics
+	// releasePolicies caches parsed JSON release policies.
+	releasePolicies releasePolicyCache
+	// ownKeys is JWKS(), kept for verifying the service's own tokens.
+	ownKeys *jose.JSONWebKeySet
+	mux     *http.ServeMux
+	metrics *metrics
 
 	jwksMu sync.Mutex
 	jwks   map[string]cachedJWKS
@@ -184,6 +189,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		s.st.Close()
 		return nil, err
 	}
+	s.ownKeys = s.JWKS()
 	if _, err := s.policies.compile(ctx, DefaultPolicy); err != nil {
 		s.st.Close()
 		return nil, err
@@ -309,29 +315,38 @@ func checkAPIVersion(r *http.Request, allowed map[string]bool) error {
 
 // decodeBody decodes one JSON value from the request body into v,
 // rejecting unknown fields, wrong types, trailing data and bodies over the
-// cap.
+// cap. It decodes as it reads, without a copy of the whole body.
 func decodeBody(r *http.Request, v any) error {
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return fmt.Errorf("%w: limit is %d bytes", ErrTooLarge, mbe.Limit)
-		}
-		return badRequest("reading body: %v", err)
-	}
-	return decodeJSON(b, v)
+	return decodeFrom(r.Body, v)
 }
 
 func decodeJSON(b []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	return decodeFrom(bytes.NewReader(b), v)
+}
+
+func decodeFrom(rd io.Reader, v any) error {
+	dec := json.NewDecoder(rd)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return badRequest("malformed JSON: %v", err)
+		return bodyError(err, "malformed JSON: %v")
 	}
 	if _, err := dec.Token(); err != io.EOF {
+		if err != nil {
+			return bodyError(err, "malformed JSON: trailing data after the object (%v)")
+		}
 		return badRequest("malformed JSON: trailing data after the object")
 	}
 	return nil
+}
+
+// bodyError maps an error met while decoding a body: over the cap is
+// ErrTooLarge, anything else a bad request described by format.
+func bodyError(err error, format string) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fmt.Errorf("%w: limit is %d bytes", ErrTooLarge, mbe.Limit)
+	}
+	return badRequest(format, err)
 }
 
 func (s *Server) handleCerts(w http.ResponseWriter, r *http.Request) error {
@@ -386,7 +401,7 @@ func (s *Server) handleNonce(w http.ResponseWriter, r *http.Request) error {
 // issued, is unused and has not expired. The conditional UPDATE is atomic,
 // so two requests (or replicas) racing on one nonce cannot both win.
 func (s *Server) consumeNonce(ctx context.Context, tx *sqlTx, n string) error {
-	res, err := tx.ExecContext(ctx, `UPDATE nonces SET used = 1 WHERE nonce = ? AND used = 0 AND expires_at >= ?`, n, s.now().Unix())
+	res, err := tx.exec(ctx, `UPDATE nonces SET used = 1 WHERE nonce = ? AND used = 0 AND expires_at >= ?`, n, s.now().Unix())
 	if err != nil {
 		return err
 	}

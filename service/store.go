@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/confide-dev/confide/internal/hashchain"
@@ -33,6 +34,10 @@ type store struct {
 	db *sql.DB
 	pg bool
 
+	// stmts holds prepared statements by query text (SQLite only: the
+	// PostgreSQL driver caches statements itself).
+	stmts sync.Map
+
 	// Group commit: concurrent tx calls are run by one goroutine in one
 	// database transaction, each inside its own savepoint, and committed
 	// together, so one fsync serves many requests.
@@ -44,12 +49,19 @@ type store struct {
 // txJob is one tx call waiting for the group committer.
 type txJob struct {
 	ctx  context.Context
-	fn   func(*sql.Tx) error
+	fn   func(*sqlTx) error
 	done chan error
 }
 
-// maxGroup bounds the calls committed in one transaction.
+// maxGroup bounds the calls committed in one transaction; it is also how
+// many calls may wait for the committer without blocking their callers.
 const maxGroup = 64
+
+// maxIdleConns is how many idle database connections are kept.
+const maxIdleConns = 16
+
+// errStoreClosed is returned to calls made after Close.
+var errStoreClosed = errors.New("service: store closed")
 
 // sqliteDSN returns the DSN for the database file in dir: WAL journal, a
 // busy timeout so replicas and concurrent requests wait rather than fail,
@@ -76,11 +88,16 @@ func openStore(ctx context.Context, dir, dbURL string) (*store, error) {
 		s = &store{db: db}
 	}
 	db := s.db
+	// Keep connections (and the statements prepared on them) across
+	// bursts: database/sql's default of 2 idle connections would close and
+	// reopen connections whenever more than 2 requests read at once.
+	db.SetMaxIdleConns(maxIdleConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	s.jobs, s.stop, s.stopped = make(chan *txJob), make(chan struct{}), make(chan struct{})
+	s.jobs, s.stop, s.stopped = make(chan *txJob, maxGroup), make(chan struct{}), make(chan struct{})
 	go s.committer()
 	return s, nil
 }
@@ -90,11 +107,45 @@ func (s *store) Close() error {
 		close(s.stop)
 		<-s.stopped
 	}
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
 	return s.db.Close()
 }
 
+// prepared returns the prepared statement for q, preparing it on first
+// use, or nil when statements are not prepared here (PostgreSQL, whose
+// driver keeps its own cache) or q does not prepare (the caller then runs q
+// directly and gets the error from there).
+func (s *store) prepared(ctx context.Context, q string) *sql.Stmt {
+	if s.pg {
+		return nil
+	}
+	if v, ok := s.stmts.Load(q); ok {
+		return v.(*sql.Stmt)
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil
+	}
+	if v, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt)
+	}
+	return st
+}
+
+// queryRow runs a query outside any transaction, prepared once.
+func (s *store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := s.prepared(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.db.QueryRowContext(ctx, q, args...)
+}
+
 func (s *store) migrate(ctx context.Context) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *sqlTx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 			return err
 		}
@@ -123,19 +174,42 @@ func (s *store) migrate(ctx context.Context) error {
 // tx runs fn in a transaction: fn's writes are committed, durably, before
 // tx returns nil, and none of them are if fn fails. Once the store is open,
 // calls are grouped (see committer).
-func (s *store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *store) tx(ctx context.Context, fn func(*sqlTx) error) error {
+	return s.txStart(ctx, fn)()
+}
+
+// txStart is tx in two halves: it hands fn to the committer and returns at
+// once, so the caller can work while the group commits; wait blocks until
+// fn's transaction has committed or failed and returns what tx would.
+func (s *store) txStart(ctx context.Context, fn func(*sqlTx) error) (wait func() error) {
 	if s.jobs == nil {
-		return s.txAlone(ctx, fn)
+		err := s.txAlone(ctx, fn)
+		return func() error { return err }
 	}
 	j := &txJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.jobs <- j:
 	case <-s.stop:
-		return errors.New("service: store closed")
+		return func() error { return errStoreClosed }
 	case <-ctx.Done():
-		return ctx.Err()
+		err := ctx.Err()
+		return func() error { return err }
 	}
-	return <-j.done
+	return func() error {
+		select {
+		case err := <-j.done:
+			return err
+		case <-s.stopped:
+			// The committer answers every call it took before it stops;
+			// one still queued was never taken.
+			select {
+			case err := <-j.done:
+				return err
+			default:
+				return errStoreClosed
+			}
+		}
+	}
 }
 
 // committer runs waiting tx calls in groups: one transaction per group,
@@ -165,31 +239,49 @@ func (s *store) committer() {
 	}
 }
 
+// runGroup commits one group. Calls whose context ended before the group
+// started are answered with its error and not run; the others run to
+// completion (their statements are not interrupted), since they share one
+// transaction. A group of one needs no savepoint: the transaction is the
+// call's own.
 func (s *store) runGroup(group []*txJob) {
-	errs := make([]error, len(group))
-	err := s.txAlone(context.Background(), func(tx *sql.Tx) error {
-		for i, j := range group {
-			if err := j.ctx.Err(); err != nil {
-				errs[i] = err
-				continue
-			}
-			sp := fmt.Sprintf("g%d", i)
-			if _, err := tx.ExecContext(j.ctx, "SAVEPOINT "+sp); err != nil {
+	run := group[:0:0]
+	for _, j := range group {
+		if err := j.ctx.Err(); err != nil {
+			j.done <- err
+			continue
+		}
+		run = append(run, j)
+	}
+	if len(run) == 0 {
+		return
+	}
+	ctx := context.Background()
+	errs := make([]error, len(run))
+	err := s.txAlone(ctx, func(tx *sqlTx) error {
+		if len(run) == 1 {
+			errs[0] = runJob(run[0], tx)
+			return errs[0]
+		}
+		for i, j := range run {
+			if _, err := tx.exec(ctx, "SAVEPOINT g"); err != nil {
 				return err
 			}
+			head := tx.head
 			errs[i] = runJob(j, tx)
 			if errs[i] != nil {
-				if _, err := tx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT "+sp); err != nil {
+				tx.head = head
+				if _, err := tx.exec(ctx, "ROLLBACK TO SAVEPOINT g"); err != nil {
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(context.Background(), "RELEASE SAVEPOINT "+sp); err != nil {
+			if _, err := tx.exec(ctx, "RELEASE SAVEPOINT g"); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	for i, j := range group {
+	for i, j := range run {
 		if err != nil {
 			j.done <- err
 		} else {
@@ -199,7 +291,7 @@ func (s *store) runGroup(group []*txJob) {
 }
 
 // runJob runs one call's function, turning a panic into its error.
-func runJob(j *txJob, tx *sql.Tx) (err error) {
+func runJob(j *txJob, tx *sqlTx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("service: transaction panicked: %v", r)
@@ -209,12 +301,12 @@ func runJob(j *txJob, tx *sql.Tx) (err error) {
 }
 
 // txAlone runs fn in a transaction of its own.
-func (s *store) txAlone(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *store) txAlone(ctx context.Context, fn func(*sqlTx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("service: begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(&sqlTx{Tx: tx, st: s}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -222,6 +314,41 @@ func (s *store) txAlone(ctx context.Context, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("service: commit: %w", err)
 	}
 	return nil
+}
+
+// sqlTx is the transaction handlers write in: the database/sql transaction
+// and what the store remembers for it.
+type sqlTx struct {
+	*sql.Tx
+	st *store
+	// head is the audit chain's last record as this transaction sees it,
+	// once read: the transaction holds the write lock, so no one else can
+	// append meanwhile.
+	head chainHead
+}
+
+type chainHead struct {
+	known bool
+	last  *hashchain.Record // nil: the log is empty
+}
+
+// exec runs a statement in the transaction, prepared once per connection.
+// The statement is not interrupted when ctx is canceled (see runGroup).
+func (t *sqlTx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = context.WithoutCancel(ctx)
+	if st := t.st.prepared(ctx, q); st != nil {
+		return t.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.ExecContext(ctx, q, args...)
+}
+
+// queryRow is exec for a query returning at most one row.
+func (t *sqlTx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = context.WithoutCancel(ctx)
+	if st := t.st.prepared(ctx, q); st != nil {
+		return t.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.QueryRowContext(ctx, q, args...)
 }
 
 // AuditEvent is one audit log entry's payload.
@@ -244,29 +371,33 @@ type AuditEvent struct {
 // appendAudit appends ev to the hash chain inside tx. The transaction holds
 // the database write lock (BEGIN IMMEDIATE), so appends from concurrent
 // requests and replicas are serialized and the chain stays linear.
-func appendAudit(ctx context.Context, tx *sql.Tx, ev AuditEvent) error {
+func appendAudit(ctx context.Context, tx *sqlTx, ev AuditEvent) error {
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		return err
 	}
-	var last *hashchain.Record
-	var seq int64
-	var prev, hash []byte
-	err = tx.QueryRowContext(ctx, `SELECT seq, prev, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev, &hash)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return fmt.Errorf("service: audit: %w", err)
-	default:
-		last = &hashchain.Record{Seq: uint64(seq)}
-		copy(last.Hash[:], hash)
+	if !tx.head.known {
+		var seq int64
+		var hash []byte
+		err = tx.queryRow(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			tx.head = chainHead{known: true}
+		case err != nil:
+			return fmt.Errorf("service: audit: %w", err)
+		default:
+			last := &hashchain.Record{Seq: uint64(seq)}
+			copy(last.Hash[:], hash)
+			tx.head = chainHead{known: true, last: last}
+		}
 	}
-	r := hashchain.Next(last, payload)
-	_, err = tx.ExecContext(ctx, `INSERT INTO audit (seq, prev, hash, payload) VALUES (?, ?, ?, ?)`,
+	r := hashchain.Next(tx.head.last, payload)
+	_, err = tx.exec(ctx, `INSERT INTO audit (seq, prev, hash, payload) VALUES (?, ?, ?, ?)`,
 		int64(r.Seq), r.Prev[:], r.Hash[:], r.Payload)
 	if err != nil {
 		return fmt.Errorf("service: audit: %w", err)
 	}
+	tx.head.last = &hashchain.Record{Seq: r.Seq, Hash: r.Hash}
 	return nil
 }
 
@@ -335,6 +466,3 @@ func (s *store) verifyAudit(ctx context.Context) (*AuditReport, error) {
 	}
 	return rep, nil
 }
-
-// sqlTx is the transaction type handlers use.
-type sqlTx = sql.Tx

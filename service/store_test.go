@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -48,7 +47,7 @@ func TestGroupCommit(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					errs[i] = s.tx(ctx, func(tx *sql.Tx) error {
+					errs[i] = s.tx(ctx, func(tx *sqlTx) error {
 						if _, err := tx.ExecContext(ctx, `INSERT INTO config (name, value) VALUES (?, ?)`, fmt.Sprint(prefix, i), []byte("v")); err != nil {
 							return err
 						}
@@ -79,5 +78,67 @@ func TestGroupCommit(t *testing.T) {
 				t.Errorf("audit chain after group commits: %v", err)
 			}
 		})
+	}
+}
+
+// TestGroupSavepoints runs one group by hand whose calls append to the
+// audit log and then fail, succeed or panic: each failure is rolled back to
+// its savepoint alone, and the records of the others form one chain.
+func TestGroupSavepoints(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			before, err := s.verifyAudit(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			errFail := errors.New("fail on purpose")
+			outcomes := []string{"ok", "fail", "ok", "panic", "fail", "ok"}
+			var group []*txJob
+			for i, o := range outcomes {
+				group = append(group, &txJob{ctx: ctx, done: make(chan error, 1), fn: func(tx *sqlTx) error {
+					for range 2 {
+						if err := appendAudit(ctx, tx, AuditEvent{Action: "test", Subject: fmt.Sprint(i, o)}); err != nil {
+							return err
+						}
+					}
+					switch o {
+					case "fail":
+						return errFail
+					case "panic":
+						panic(o)
+					}
+					return nil
+				}})
+			}
+			s.runGroup(group)
+			for i, j := range group {
+				err := <-j.done
+				if (outcomes[i] == "ok") != (err == nil) || (outcomes[i] == "fail" && !errors.Is(err, errFail)) {
+					t.Errorf("call %d (%s) = %v", i, outcomes[i], err)
+				}
+			}
+			after, err := s.verifyAudit(ctx)
+			if err != nil {
+				t.Fatalf("audit chain after the group: %v", err)
+			}
+			if got, want := after.Records-before.Records, 2*3; got != want {
+				t.Errorf("group appended %d records; want %d (2 for each call that succeeded)", got, want)
+			}
+		})
+	}
+}
+
+// TestTxAfterClose checks that calls on a closed store fail rather than
+// wait forever.
+func TestTxAfterClose(t *testing.T) {
+	s, err := openStore(context.Background(), t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	err = s.tx(context.Background(), func(*sqlTx) error { return nil })
+	if !errors.Is(err, errStoreClosed) {
+		t.Errorf("tx after Close = %v; want errStoreClosed", err)
 	}
 }

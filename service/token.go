@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -26,6 +28,8 @@ type signingKey struct {
 	priv *rsa.PrivateKey
 	cert *x509.Certificate
 	kid  string
+	// headers caches encoded protected headers by headerKey.
+	headers sync.Map
 }
 
 // loadSigningKey returns the signing key stored (sealed) in the config
@@ -48,7 +52,7 @@ func loadSigningKey(ctx context.Context, st *store, sl *sealer, rnd io.Reader, n
 		if err != nil {
 			return nil, err
 		}
-		err = st.tx(ctx, func(tx *sql.Tx) error {
+		err = st.tx(ctx, func(tx *sqlTx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO config (name, value) VALUES ('signing-key', ?) ON CONFLICT (name) DO NOTHING`, sealed)
 			return err
 		})
@@ -104,21 +108,64 @@ func (k *signingKey) jwk() jose.JSONWebKey {
 }
 
 // sign returns a compact JWS (RS256, typ JWT) over claims with jku and kid
-// headers.
+// headers, and the key's certificate in x5c when asked. The JWS is
+// assembled here (RFC 7515 compact serialization): the protected header is
+// encoded once per (jku, x5c) and the payload with encoding/json.
 func (k *signingKey) sign(claims any, jku string, x5c bool) (string, error) {
-	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("jku", jku).WithHeader(jose.HeaderKey("kid"), k.kid)
-	if x5c {
-		opts = opts.WithHeader("x5c", []string{base64.StdEncoding.EncodeToString(k.cert.Raw)})
-	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: k.priv}, opts)
+	hdr, err := k.header(jku, x5c)
 	if err != nil {
-		return "", fmt.Errorf("service: signer: %w", err)
+		return "", err
 	}
-	tok, err := jwt.Signed(s).Claims(claims).Serialize()
+	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("service: sign token: %w", err)
 	}
-	return tok, nil
+	sigLen := k.priv.Size()
+	buf := make([]byte, 0, len(hdr)+1+b64.EncodedLen(len(payload))+1+b64.EncodedLen(sigLen))
+	buf = append(buf, hdr...)
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, payload)
+	digest := sha256.Sum256(buf)
+	sig, err := rsa.SignPKCS1v15(rand.Reader, k.priv, crypto.SHA256, digest[:])
+	if err != nil {
+		return "", fmt.Errorf("service: sign token: %w", err)
+	}
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// jwsHeader is the protected header of the service's tokens.
+type jwsHeader struct {
+	Alg string   `json:"alg"`
+	JKU string   `json:"jku"`
+	KID string   `json:"kid"`
+	Typ string   `json:"typ"`
+	X5C []string `json:"x5c,omitempty"`
+}
+
+type headerKey struct {
+	jku string
+	x5c bool
+}
+
+// header returns the base64url protected header for (jku, x5c).
+func (k *signingKey) header(jku string, x5c bool) (string, error) {
+	hk := headerKey{jku, x5c}
+	if h, ok := k.headers.Load(hk); ok {
+		return h.(string), nil
+	}
+	h := jwsHeader{Alg: string(jose.RS256), JKU: jku, KID: k.kid, Typ: "JWT"}
+	if x5c {
+		h.X5C = []string{base64.StdEncoding.EncodeToString(k.cert.Raw)}
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return "", fmt.Errorf("service: token header: %w", err)
+	}
+	enc := b64.EncodeToString(b)
+	k.headers.Store(hk, enc)
+	return enc, nil
 }
 
 // TokenError says why a token was refused.
@@ -139,19 +186,47 @@ func (e *TokenError) Error() string {
 // Unwrap returns ErrToken.
 func (e *TokenError) Unwrap() []error { return []error{ErrToken, e.Err} }
 
-// verifyJWT checks a compact RS256/ES256/PS256 JWT against the keys in set,
-// the issuer and the validity window (one minute of leeway), and returns its
-// claims.
-func verifyJWT(token string, set *jose.JSONWebKeySet, issuer string, now time.Time) (map[string]any, error) {
-	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.PS256, jose.ES256, jose.ES384})
+// tokenAlgs are the signature algorithms accepted on release tokens.
+var tokenAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.PS256, jose.ES256, jose.ES384}
+
+// parsedToken is a compact JWT split and decoded, not yet verified: its
+// claims may be read to find the issuer, and are trusted only after verify.
+type parsedToken struct {
+	jws    *jose.JSONWebSignature
+	claims map[string]any
+}
+
+// parseJWT splits and decodes a compact RS256/RS384/PS256/ES256/ES384 JWT
+// without checking its signature.
+func parseJWT(token string) (*parsedToken, error) {
+	jws, err := jose.ParseSignedCompact(token, tokenAlgs)
 	if err != nil {
 		return nil, &TokenError{Reason: "malformed", Err: err}
 	}
-	if len(tok.Headers) != 1 {
+	if len(jws.Signatures) != 1 {
 		return nil, &TokenError{Reason: "want exactly one signature"}
 	}
+	var claims map[string]any
+	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &claims); err != nil || claims == nil {
+		return nil, &TokenError{Reason: "payload is not a JSON object"}
+	}
+	return &parsedToken{jws: jws, claims: claims}, nil
+}
+
+// issuer returns the (unverified) iss claim.
+func (t *parsedToken) issuer() (string, error) {
+	iss, _ := t.claims["iss"].(string)
+	if iss == "" {
+		return "", &TokenError{Reason: "payload has no iss"}
+	}
+	return iss, nil
+}
+
+// verify checks the token's signature against the keys in set, the issuer
+// and the validity window (one minute of leeway), and returns its claims.
+func (t *parsedToken) verify(set *jose.JSONWebKeySet, issuer string, now time.Time) (map[string]any, error) {
 	var keys []jose.JSONWebKey
-	if kid := tok.Headers[0].KeyID; kid != "" {
+	if kid := t.jws.Signatures[0].Header.KeyID; kid != "" {
 		keys = set.Key(kid)
 	} else {
 		keys = set.Keys
@@ -159,16 +234,18 @@ func verifyJWT(token string, set *jose.JSONWebKeySet, issuer string, now time.Ti
 	if len(keys) == 0 {
 		return nil, &TokenError{Reason: "signed by an unknown key"}
 	}
-	var std jwt.Claims
-	var all map[string]any
 	var lastErr error
 	for _, k := range keys {
-		if lastErr = tok.Claims(k.Key, &std, &all); lastErr == nil {
+		if _, lastErr = t.jws.Verify(k.Key); lastErr == nil {
 			break
 		}
 	}
 	if lastErr != nil {
 		return nil, &TokenError{Reason: "bad signature", Err: lastErr}
+	}
+	std, err := registeredClaims(t.claims)
+	if err != nil {
+		return nil, &TokenError{Reason: "claims not valid", Err: err}
 	}
 	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: issuer, Time: now}, time.Minute); err != nil {
 		return nil, &TokenError{Reason: "claims not valid", Err: err}
@@ -176,17 +253,72 @@ func verifyJWT(token string, set *jose.JSONWebKeySet, issuer string, now time.Ti
 	if std.Expiry == nil {
 		return nil, &TokenError{Reason: "no exp claim"}
 	}
-	return all, nil
+	return t.claims, nil
 }
 
-// decodeJSONNumbers re-decodes v so numbers are json.Number-free float64 maps
-// (Rego and the SKR evaluator see plain JSON values).
-func toJSONValue(v any) (map[string]any, error) {
-	b, err := json.Marshal(v)
+// verifyJWT is parseJWT then verify.
+func verifyJWT(token string, set *jose.JSONWebKeySet, issuer string, now time.Time) (map[string]any, error) {
+	t, err := parseJWT(token)
 	if err != nil {
 		return nil, err
 	}
-	var m map[string]any
-	err = json.Unmarshal(b, &m)
-	return m, err
+	return t.verify(set, issuer, now)
+}
+
+// registeredClaims reads the RFC 7519 registered claims out of decoded
+// claims, as strictly as decoding them into jwt.Claims would: a claim of
+// the wrong type is an error, a null one is absent (but a null aud is an
+// error, as for go-jose).
+func registeredClaims(m map[string]any) (jwt.Claims, error) {
+	var c jwt.Claims
+	str := func(name string, dst *string) error {
+		switch v := m[name].(type) {
+		case nil:
+		case string:
+			*dst = v
+		default:
+			return fmt.Errorf("claim %s is not a string", name)
+		}
+		return nil
+	}
+	date := func(name string, dst **jwt.NumericDate) error {
+		switch v := m[name].(type) {
+		case nil:
+		case float64:
+			// The bound of jwt.NumericDate's decoder: beyond it the
+			// conversion to time overflows.
+			if v >= 1<<62 || v <= -(1<<62) {
+				return fmt.Errorf("claim %s: %w", name, jwt.ErrUnmarshalNumericDate)
+			}
+			d := jwt.NumericDate(v)
+			*dst = &d
+		default:
+			return fmt.Errorf("claim %s: %w", name, jwt.ErrUnmarshalNumericDate)
+		}
+		return nil
+	}
+	if err := errors.Join(str("iss", &c.Issuer), str("sub", &c.Subject), str("jti", &c.ID),
+		date("exp", &c.Expiry), date("nbf", &c.NotBefore), date("iat", &c.IssuedAt)); err != nil {
+		return c, err
+	}
+	aud, ok := m["aud"]
+	if !ok {
+		return c, nil
+	}
+	switch v := aud.(type) {
+	case string:
+		c.Audience = jwt.Audience{v}
+	case []any:
+		c.Audience = make(jwt.Audience, len(v))
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return c, jwt.ErrUnmarshalAudience
+			}
+			c.Audience[i] = s
+		}
+	default: // null included, as jwt.Audience's decoder has it
+		return c, jwt.ErrUnmarshalAudience
+	}
+	return c, nil
 }
