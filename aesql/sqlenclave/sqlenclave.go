@@ -534,6 +534,10 @@ const (
 	maxRank     = 1 << 62
 )
 
+// rankedPositions is the most matches of a comparison on a ranked column
+// that are answered as row positions rather than rank ranges.
+const rankedPositions = 256
+
 // assignRanks gives every row of a ranked column a sparse rank: equal
 // values equal ranks, a larger value a larger rank, NULL 0. It keeps the
 // ranks the server stored where they are consistent, fits values without
@@ -824,12 +828,15 @@ func (e *Engine) eval(ctx context.Context, in []byte) ([]byte, error) {
 	if bm != nil {
 		return encodeMatches(bm, n), nil
 	}
-	if c.ranked {
-		return (&enclproto.EvalResult{Kind: enclproto.ResultRankRanges, N: uint32(n), Ranges: c.rankRanges(ranges)}).Marshal(), nil
-	}
 	count := 0
 	for _, r := range ranges {
 		count += r[1] - r[0]
+	}
+	if c.ranked && (count > rankedPositions || 4*count >= (n+7)/8) {
+		// Many matches on an indexed column: an index range scan of its
+		// rank column (few travel as positions, which the server looks up
+		// by row ID, cheaper still).
+		return (&enclproto.EvalResult{Kind: enclproto.ResultRankRanges, N: uint32(n), Ranges: c.rankRanges(ranges)}).Marshal(), nil
 	}
 	if 4*count < (n+7)/8 {
 		pos := make([]uint32, 0, count)
