@@ -20,7 +20,7 @@ import (
 )
 
 // benchRows is the table size: CONFIDE_AESQL_BENCH_ROWS, default 20000
-// (the figure in BENCHMARKS.md uses 1000000).
+// (the figures in spec/aesql.md §5.9 use 1000000).
 func benchRows(b *testing.B) int {
 	if v := os.Getenv("CONFIDE_AESQL_BENCH_ROWS"); v != "" {
 		n, err := strconv.Atoi(v)
