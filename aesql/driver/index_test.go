@@ -2,10 +2,12 @@ package driver_test
 
 import (
 	"database/sql"
+	"path/filepath"
 	"slices"
 	"sort"
 	"testing"
 
+	"github.com/confide-dev/confide/aesql/driver"
 	"github.com/confide-dev/confide/aesql/server/servertest"
 )
 
@@ -317,4 +319,38 @@ func indexDDLErrors(t *testing.T, w *world) {
 			}
 		}
 	})
+}
+
+// TestIndexCatalogPersists opens a second server on the database of a
+// first: it knows the index and hides the rank column.
+func TestIndexCatalogPersists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	w := setupWith(t, 10, servertest.Options{Path: path})
+	if _, err := w.plain.Exec(`CREATE INDEX ix_salary ON Patients (Salary)`); err != nil {
+		t.Fatal(err)
+	}
+	f2 := servertest.Start(t, servertest.Options{Path: path, NoEnclave: true})
+	db, err := sql.Open(driver.Name, f2.PlainDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE INDEX ix_salary ON Patients (SSN)`); pgCode(err) != "42601" {
+		t.Errorf("CREATE INDEX ix_salary again on the second server: %v; want SQLSTATE 42601 (exists)", err)
+	}
+	rows, err := db.Query(`SELECT * FROM Patients`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, _ := rows.Columns()
+	rows.Close()
+	if len(cols) != 7 {
+		t.Errorf("SELECT * on the second server has columns %v; want the 7 declared", cols)
+	}
+	if _, err := db.Exec(`DROP INDEX ix_salary`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`SELECT aesql_rank_6 FROM Patients`); err == nil {
+		t.Error("the rank column survived DROP INDEX on the second server")
+	}
 }
