@@ -289,7 +289,7 @@ func indexDDLErrors(t *testing.T, w *world) {
 		})
 	}
 	t.Run("deterministic is a plain index", func(t *testing.T) {
-		if _, err := w.plain.Exec(`CREATE INDEX ix_last ON Patients (LastName)`); err != nil {
+		if _, err := w.plain.Exec(`CREATE NONCLUSTERED INDEX ix_last ON Patients (LastName, PatientId DESC)`); err != nil {
 			t.Fatal(err)
 		}
 		got := sorted(ids(t, w.enc, `SELECT PatientId FROM Patients WHERE LastName = $1`, "Chen"))

@@ -207,13 +207,27 @@ func (s *Server) indexDDL(ctx context.Context, conn *sql.Conn, t []sqlq.Token) (
 			newRanked = append(newRanked, c)
 		}
 	}
-	if !hasRandomized {
-		return nil, nil, false
-	}
 	for i := range cols {
 		if st.desc[i] {
 			cols[i] += " DESC"
 		}
+	}
+	if !hasRandomized {
+		// A plain index (on plaintext or deterministic ciphertext), in
+		// the storage's syntax (no CLUSTERED or NONCLUSTERED).
+		q := "CREATE "
+		if st.unique {
+			q += "UNIQUE "
+		}
+		q += "INDEX "
+		if st.ifNotExists {
+			q += "IF NOT EXISTS "
+		}
+		q += fmt.Sprintf("%s ON %s (%s)", s.d.ident(st.name), s.d.ident(tb.Name), strings.Join(cols, ", "))
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return nil, errf(ErrDatabase, "%v", err), true
+		}
+		return &result{tag: "CREATE INDEX"}, nil, true
 	}
 	if s.cat.indexes[key(st.name)] != nil {
 		if st.ifNotExists {
