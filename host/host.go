@@ -161,9 +161,10 @@ type Enclave struct {
 	tcs  chan struct{}
 	// lanes are extra call sockets, one ecall at a time each, so that
 	// concurrent callers each read their own responses; free holds those
-	// not in use. a is used when none is free.
+	// not in use, most recently used last. a is used when none is free.
 	lanes  []*boundary.Conn
-	free   chan *boundary.Conn
+	freeMu sync.Mutex
+	free   []*boundary.Conn
 	opts   Options
 	stdout struct {
 		sync.Mutex
@@ -362,12 +363,10 @@ func (e *Enclave) start(ctx context.Context, data []byte, unsigned bool) (err er
 	e.a = boundary.NewConn(fdA, boundary.Options{Handler: e.serveOcall})
 	e.b = boundary.NewConn(fdB, boundary.Options{Handler: e.serveOcall})
 	e.tcs = make(chan struct{}, max(e.img.Config.NumTCS, 1))
-	e.free = make(chan *boundary.Conn, nLanes)
 	for _, f := range laneParent {
-		l := boundary.NewConn(detach(f), boundary.Options{Handler: e.serveOcall})
-		e.lanes = append(e.lanes, l)
-		e.free <- l
+		e.lanes = append(e.lanes, boundary.NewConn(detach(f), boundary.Options{Handler: e.serveOcall}))
 	}
+	e.free = append(e.free, e.lanes...)
 	// Background ocalls are served here; relayed reads block, so allow
 	// some in parallel when the enclave may use the network.
 	workers := 1
@@ -587,15 +586,9 @@ func (e *Enclave) Call(ctx context.Context, fn uint32, in []byte) ([]byte, error
 			return nil, e.lostError(nil)
 		}
 	}
-	c := e.a
-	select {
-	case c = <-e.free:
-	default:
-	}
+	c := e.takeLane()
 	out, err := c.Call(ctx, 0, fn, in)
-	if c != e.a {
-		e.free <- c
-	}
+	e.putLane(c)
 	<-e.tcs
 	if err != nil {
 		var re *boundary.RemoteError
@@ -607,6 +600,31 @@ func (e *Enclave) Call(ctx context.Context, fn uint32, in []byte) ([]byte, error
 		return nil, err
 	}
 	return out, nil
+}
+
+// takeLane returns the free lane used last, or the call socket when no
+// lane is free. Reusing the same lane keeps a lone caller on threads (here
+// and in the enclave) that were just running, instead of waking one that
+// has slept through the other lanes' turns.
+func (e *Enclave) takeLane() *boundary.Conn {
+	e.freeMu.Lock()
+	defer e.freeMu.Unlock()
+	n := len(e.free)
+	if n == 0 {
+		return e.a
+	}
+	c := e.free[n-1]
+	e.free = e.free[:n-1]
+	return c
+}
+
+func (e *Enclave) putLane(c *boundary.Conn) {
+	if c == e.a {
+		return
+	}
+	e.freeMu.Lock()
+	e.free = append(e.free, c)
+	e.freeMu.Unlock()
 }
 
 // ownConn reports whether c is one of this enclave's sockets.
