@@ -519,7 +519,9 @@ func (p *parser) selectStmt() error {
 	for _, c := range cs {
 		switch c.name {
 		case "select":
-			p.selectItems(c.start, c.end)
+			if err := p.selectItems(c.start, c.end); err != nil {
+				return err
+			}
 			p.conds(c.start, c.end)
 			// Column references in the select list are returned as they
 			// are; only conditions need keys.
@@ -755,7 +757,7 @@ func (p *parser) where(i int) error {
 }
 
 // selectItems splits the select list [a, b) into items.
-func (p *parser) selectItems(a, b int) {
+func (p *parser) selectItems(a, b int) error {
 	if p.is(a, "distinct") || p.is(a, "all") {
 		a++
 	}
@@ -770,6 +772,9 @@ func (p *parser) selectItems(a, b int) {
 			if !(depth == 0 && p.op(i, ",")) {
 				continue
 			}
+		}
+		if i == start {
+			return p.errf(i, "select list item expected")
 		}
 		sub := &parser{s: p.s, t: p.t[:i]}
 		switch {
@@ -801,4 +806,5 @@ func (p *parser) selectItems(a, b int) {
 		}
 		start = i + 1
 	}
+	return nil
 }

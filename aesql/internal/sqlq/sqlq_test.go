@@ -150,6 +150,9 @@ func TestAnalyzeErrors(t *testing.T) {
 		"SELECT \xff",
 		`SELECT a FROM t /* open`,
 		`SELECT a # b`,
+		`SELECT , a FROM t`,
+		`SELECT a, FROM t`,
+		`SELECT`,
 	} {
 		if _, err := Analyze(src); !errors.Is(err, ErrSyntax) {
 			t.Errorf("Analyze(%q) = %v; want ErrSyntax", src, err)
