@@ -539,6 +539,9 @@ func (s *Server) execute(ctx context.Context, c *connState, query string, args [
 	if err != nil {
 		return nil, errf(ErrSyntax, "%v", err)
 	}
+	if len(trimSemicolons(toks)) == 0 {
+		return &result{}, nil
+	}
 	if r, err, ok := s.special(ctx, c, toks, args); ok {
 		return r, err
 	}
@@ -788,6 +791,9 @@ func grouped(st *sqlq.Stmt) bool {
 }
 
 func returnsRows(toks []sqlq.Token) bool {
+	if len(toks) == 0 {
+		return false
+	}
 	return toks[0].Is("values") || toks[0].Is("pragma") || toks[0].Is("with") || toks[0].Is("explain")
 }
 

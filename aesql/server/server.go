@@ -345,6 +345,13 @@ func (s *Server) loop(ctx context.Context, c *connState) error {
 	}
 }
 
+// emptyQuery reports a query of only white space, comments and
+// semicolons.
+func emptyQuery(q string) bool {
+	toks, err := sqlq.Lex(q)
+	return err == nil && len(trimSemicolons(toks)) == 0
+}
+
 // splitStatements splits a simple query at top-level semicolons.
 func splitStatements(q string) ([]string, error) {
 	toks, err := sqlq.Lex(q)
@@ -404,7 +411,7 @@ func (s *Server) run(ctx context.Context, c *connState, p *portal) {
 	if p.res != nil || p.err != nil {
 		return
 	}
-	if strings.TrimSpace(p.stmt.query) == "" {
+	if emptyQuery(p.stmt.query) {
 		p.res = &result{}
 		return
 	}
@@ -467,7 +474,7 @@ func (s *Server) executeMsg(ctx context.Context, c *connState, m *pgproto3.Execu
 	if p.err != nil {
 		return p.err
 	}
-	if strings.TrimSpace(p.stmt.query) == "" {
+	if emptyQuery(p.stmt.query) {
 		c.be.Send(&pgproto3.EmptyQueryResponse{})
 		return nil
 	}

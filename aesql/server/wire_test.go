@@ -226,3 +226,23 @@ func TestExtendedTraffic(t *testing.T) {
 		t.Errorf("replayed extended session lacks the bytea row")
 	}
 }
+
+// TestCommentOnlyQuery: a prepared statement of only comments is an empty
+// query, as in PostgreSQL, not a statement for the storage.
+func TestCommentOnlyQuery(t *testing.T) {
+	f := servertest.Start(t, servertest.Options{NoEnclave: true})
+	ctx := context.Background()
+	c, err := pgconn.Connect(ctx, "postgres://test@"+f.Addr+"/db?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	for _, q := range []string{"/* nothing */", "-- nothing\n", ";"} {
+		if _, err := c.ExecParams(ctx, q, nil, nil, nil, nil).Close(); err != nil {
+			t.Errorf("ExecParams(%q) = %v", q, err)
+		}
+	}
+	if _, err := c.ExecParams(ctx, "SELECT 1", nil, nil, nil, nil).Close(); err != nil {
+		t.Errorf("SELECT 1 after them: %v", err)
+	}
+}
