@@ -108,7 +108,12 @@ func setupWith(t *testing.T, n int, o servertest.Options) *world {
 	return w
 }
 
-func ids(t *testing.T, db *sql.DB, q string, args ...any) []int64 {
+// querier is a connection pool or a transaction.
+type querier interface {
+	Query(query string, args ...any) (*sql.Rows, error)
+}
+
+func ids(t *testing.T, db querier, q string, args ...any) []int64 {
 	t.Helper()
 	rows, err := db.Query(q, args...)
 	if err != nil {

@@ -76,14 +76,20 @@ func (m salaryModel) ids(keep func(s int64) bool) []int64 {
 // with the model.
 func (m salaryModel) check(t *testing.T, w *world, probe int64) {
 	t.Helper()
-	if got, want := sorted(ids(t, w.enc, `SELECT PatientId FROM Patients WHERE Salary = $1`, probe)), m.ids(func(s int64) bool { return s == probe }); !slices.Equal(got, want) {
+	m.checkOn(t, w.enc, probe)
+}
+
+// checkOn is check through q (a connection pool or a transaction).
+func (m salaryModel) checkOn(t *testing.T, q querier, probe int64) {
+	t.Helper()
+	if got, want := sorted(ids(t, q, `SELECT PatientId FROM Patients WHERE Salary = $1`, probe)), m.ids(func(s int64) bool { return s == probe }); !slices.Equal(got, want) {
 		t.Errorf("Salary = %d: %v; want %v", probe, got, want)
 	}
 	lo, hi := probe-3000, probe+2000
-	if got, want := sorted(ids(t, w.enc, `SELECT PatientId FROM Patients WHERE Salary BETWEEN $1 AND $2`, lo, hi)), m.ids(func(s int64) bool { return s >= lo && s <= hi }); !slices.Equal(got, want) {
+	if got, want := sorted(ids(t, q, `SELECT PatientId FROM Patients WHERE Salary BETWEEN $1 AND $2`, lo, hi)), m.ids(func(s int64) bool { return s >= lo && s <= hi }); !slices.Equal(got, want) {
 		t.Errorf("Salary BETWEEN %d AND %d: %v; want %v", lo, hi, got, want)
 	}
-	if got, want := sorted(ids(t, w.enc, `SELECT PatientId FROM Patients WHERE Salary <> $1 AND PatientId > $2`, probe, 10)), m.ids(func(s int64) bool { return s != probe }); !slices.Equal(got, filter(want, func(id int64) bool { return id > 10 })) {
+	if got, want := sorted(ids(t, q, `SELECT PatientId FROM Patients WHERE Salary <> $1 AND PatientId > $2`, probe, 10)), m.ids(func(s int64) bool { return s != probe }); !slices.Equal(got, filter(want, func(id int64) bool { return id > 10 })) {
 		t.Errorf("Salary <> %d AND PatientId > 10: %v; want %v", probe, got, filter(want, func(id int64) bool { return id > 10 }))
 	}
 	// ORDER BY Salary DESC, PatientId: NULLs last.
@@ -103,7 +109,7 @@ func (m salaryModel) check(t *testing.T, w *world, probe int64) {
 		}
 		return want[i] < want[j]
 	})
-	if got := ids(t, w.enc, `SELECT PatientId FROM Patients ORDER BY Salary DESC, PatientId`); !slices.Equal(got, want) {
+	if got := ids(t, q, `SELECT PatientId FROM Patients ORDER BY Salary DESC, PatientId`); !slices.Equal(got, want) {
 		t.Errorf("ORDER BY Salary DESC = %v; want %v", got, want)
 	}
 	// GROUP BY Salary with several aggregates and a plaintext filter.
@@ -111,7 +117,7 @@ func (m salaryModel) check(t *testing.T, w *world, probe int64) {
 		salary sql.NullInt64
 		n, sum int64
 	}
-	rows, err := w.enc.Query(`SELECT Salary, count(*), sum(PatientId) FROM Patients WHERE PatientId >= $1 GROUP BY Salary ORDER BY Salary`, 3)
+	rows, err := q.Query(`SELECT Salary, count(*), sum(PatientId) FROM Patients WHERE PatientId >= $1 GROUP BY Salary ORDER BY Salary`, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,16 +163,16 @@ func (m salaryModel) check(t *testing.T, w *world, probe int64) {
 		t.Errorf("GROUP BY Salary = %v; want %v", got, wantG)
 	}
 	if m.ranked {
-		checkRanks(t, w)
+		checkRanks(t, q)
 	}
 }
 
 // checkRanks checks that the stored ranks of Salary (its rank column,
 // aesql_rank_6) order the values: NULL 0, equal values equal ranks, a
 // larger value a larger rank.
-func checkRanks(t *testing.T, w *world) {
+func checkRanks(t *testing.T, q querier) {
 	t.Helper()
-	rows, err := w.enc.Query(`SELECT Salary, aesql_rank_6 FROM Patients`)
+	rows, err := q.Query(`SELECT Salary, aesql_rank_6 FROM Patients`)
 	if err != nil {
 		t.Fatal(err)
 	}

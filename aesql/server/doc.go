@@ -20,6 +20,14 @@
 // The enclave holds keys only from clients that attested it
 // (aesql/driver) and only for queries those clients sealed.
 //
+// Connections share the enclave's snapshot of each column, except where a
+// connection's view of the data differs: inside a transaction that wrote
+// the table (or began before the last commit to it) it evaluates on
+// snapshots of its own, loaded through its transaction and dropped with
+// it; its COMMIT makes the others load the column again. A statement
+// outside a transaction that raced a write runs again on a snapshot read
+// in the same transaction as its SQL.
+//
 // Literals compared with or stored into encrypted columns are refused
 // with an "operand type clash" error: values must be parameters the
 // client encrypted. spec/aesql.md §5 has the protocol.

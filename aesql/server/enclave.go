@@ -26,51 +26,167 @@ type Enclave interface {
 // rowids of its rows, in the order the enclave numbers them.
 type snapshot struct {
 	name   string
-	gen    uint64
+	table  string // key of the table
 	rowids []int64
+	// ver is the table's version when the rows were read, quiet whether
+	// no write to it was in flight then (tx.go).
+	ver   uint64
+	quiet bool
 	// ranked: loaded with the column's ranks, which the rank column then
 	// holds (until the table's next write).
 	ranked bool
+	// private: loaded inside a transaction for one connection (never
+	// ranked); own is the transaction's write mark for the table then.
+	private bool
+	own     uint64
 }
 
-// bump marks a table's data as changed: its columns are loaded again
-// before the enclave next evaluates them.
-func (s *Server) bump(table string) {
-	s.genMu.Lock()
-	defer s.genMu.Unlock()
-	s.genSeq++
-	s.gens[key(table)] = s.genSeq
-}
-
-func (s *Server) bumpAll() {
-	s.genMu.Lock()
-	defer s.genMu.Unlock()
-	s.genSeq++
-	for k := range s.gens {
-		s.gens[k] = s.genSeq
+// snapshotFor returns the snapshot op evaluates on, loading it if needed,
+// and records it as used by c's statement. A private snapshot has no
+// ranks, so op then evaluates as on a column without an index.
+func (s *Server) snapshotFor(ctx context.Context, c *connState, op *enclaveOp, force bool) (*snapshot, error) {
+	var sn *snapshot
+	var err error
+	switch {
+	case c.own:
+		sn, err = s.ensurePrivate(ctx, c, c.stmtSnaps, op.table, op.col, force)
+	case c.tx != nil:
+		if err := s.learnIsolation(ctx, c); err != nil {
+			return nil, err
+		}
+		if sn = s.sharedForTx(c, op.table, op.col, op.ranked); sn == nil || force {
+			sn, err = s.ensurePrivate(ctx, c, c.tx.private, op.table, op.col, force)
+		}
+	default:
+		sn, err = s.ensureShared(ctx, c, op.table, op.col, op.ranked, force)
 	}
-	s.all = s.genSeq
+	if err != nil {
+		return nil, err
+	}
+	if sn.private {
+		op.ranked = false
+	}
+	c.used = append(c.used, sn)
+	return sn, nil
 }
 
-func (s *Server) gen(table string) uint64 {
-	s.genMu.Lock()
-	defer s.genMu.Unlock()
-	return max(s.gens[key(table)], s.all)
+func colKey(t *boundTable, col *colInfo) (string, string) {
+	tk := key(t.ref.Name)
+	return tk, tk + "." + key(col.Name)
 }
 
-// ensureLoaded loads the current rows of a randomized column into the
-// enclave, under the key c's session provided, unless already there. For
-// a column with an index (Ranked) the load also carries the stored ranks,
-// and the ranks the enclave assigns are written back before it returns.
-func (s *Server) ensureLoaded(ctx context.Context, c *connState, t *boundTable, col *colInfo, ranked, force bool) (*snapshot, error) {
+// sharedForTx returns the shared snapshot of col if c's transaction sees
+// the data it holds: the transaction has not written the table, nothing
+// was committed to it since the transaction began, and the snapshot is
+// current. It never loads one (a load may write ranks).
+func (s *Server) sharedForTx(c *connState, t *boundTable, col *colInfo, ranked bool) *snapshot {
+	tk, ck := colKey(t, col)
+	if c.tx.own(tk) != 0 {
+		return nil
+	}
+	// The snapshot first: a load that wrote ranks records that before it
+	// publishes its snapshot.
+	s.snapMu.Lock()
+	sn := s.snaps[ck]
+	s.snapMu.Unlock()
+	ver, touched, quiet := s.version(tk)
+	if !quiet || touched > c.tx.start || sn == nil || sn.ver != ver || sn.ranked != ranked {
+		return nil
+	}
+	return sn
+}
+
+// ensurePrivate returns c's private snapshot of col from snaps, loading
+// it through c's transaction unless current: loaded since the
+// transaction's last write to the table and, in a READ COMMITTED
+// transaction, since the last commit to it.
+func (s *Server) ensurePrivate(ctx context.Context, c *connState, snaps map[string]*snapshot, t *boundTable, col *colInfo, force bool) (*snapshot, error) {
+	tk, ck := colKey(t, col)
+	var own uint64
+	if c.tx != nil {
+		own = c.tx.own(tk)
+	}
+	ver, _, quiet := s.version(tk)
+	if sn := snaps[ck]; sn != nil && !force && sn.own == own && (!s.checked(c, sn) || sn.quiet && sn.ver == ver) {
+		return sn, nil
+	}
+	delete(snaps, ck)
+	// One enclave cache entry per connection and column.
+	sn := &snapshot{name: fmt.Sprintf("%s@%d", ck, c.id), table: tk, ver: ver, quiet: quiet, private: true, own: own}
+	if _, err := s.load(ctx, c, t, col, sn); err != nil {
+		return nil, err
+	}
+	snaps[ck] = sn
+	return sn, nil
+}
+
+// ensureShared returns the shared snapshot of col, loading the table's
+// current rows into the enclave, under the key c's session provided,
+// unless already there. For a column with an index (ranked) the load also
+// carries the stored ranks, and the ranks the enclave assigns are written
+// back before it returns. c must not be inside a transaction. While a
+// write to the table is in flight no snapshot is current and none is
+// loaded: errStale.
+func (s *Server) ensureShared(ctx context.Context, c *connState, t *boundTable, col *colInfo, ranked, force bool) (*snapshot, error) {
+	tk, ck := colKey(t, col)
+	current := func() *snapshot {
+		ver, _, quiet := s.version(tk)
+		s.snapMu.Lock()
+		sn := s.snaps[ck]
+		s.snapMu.Unlock()
+		if sn != nil && quiet && sn.ver == ver && sn.ranked == ranked {
+			return sn
+		}
+		return nil
+	}
+	if sn := current(); sn != nil && !force {
+		return sn, nil
+	}
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
-	k := key(t.ref.Name) + "." + key(col.Name)
-	g := s.gen(t.ref.Name)
-	if snap := s.snaps[k]; snap != nil && snap.gen == g && snap.ranked == ranked && !force {
-		return snap, nil
+	if sn := current(); sn != nil && !force {
+		return sn, nil
 	}
-	snap := &snapshot{name: fmt.Sprintf("%s#%d", k, s.nextSnap.Add(1)), gen: g, ranked: ranked}
+	ver, _, quiet := s.version(tk)
+	if !quiet {
+		return nil, errStale
+	}
+	sn := &snapshot{name: fmt.Sprintf("%s#%d", ck, s.nextSnap.Add(1)), table: tk, ver: ver, quiet: true, ranked: ranked}
+	lastOut, err := s.load(ctx, c, t, col, sn)
+	if err != nil {
+		return nil, err
+	}
+	if ranked {
+		us, err := enclproto.ParseRankUpdates(lastOut, len(sn.rowids))
+		if err != nil {
+			return nil, errf(ErrEnclave, "enclave answered a ranked load with %v", err)
+		}
+		if len(us) > 0 {
+			err := s.storeRanks(ctx, c.conn, t.info, col, sn.rowids, us)
+			if err != nil {
+				// Some ranks may be stored: no snapshot of the table is
+				// current any more.
+				s.bump(tk)
+				return nil, err
+			}
+			// Transactions that began before do not see these ranks.
+			// (Current snapshots' users are unaffected: a load of the
+			// same version finds the ranks its predecessor stored
+			// consistent and keeps them, §5.5.)
+			s.touch(tk)
+		}
+	}
+	s.snapMu.Lock()
+	s.snaps[ck] = sn
+	s.snapMu.Unlock()
+	return sn, nil
+}
+
+// load loads the rows of col that c's connection sees into the enclave
+// as sn (its rowids set), in batches, and returns the enclave's answer to
+// the last batch.
+func (s *Server) load(ctx context.Context, c *connState, t *boundTable, col *colInfo, sn *snapshot) ([]byte, error) {
+	ranked := sn.ranked
 	q := s.d.loadQuery(t.info.Name, col.Name)
 	if ranked {
 		q = s.d.loadRankedQuery(t.info.Name, col.Name, rankColumn(col))
@@ -98,7 +214,7 @@ func (s *Server) ensureLoaded(ctx context.Context, c *connState, t *boundTable, 
 		}
 		sent <- err
 	}()
-	req := enclproto.LoadRequest{ClientKey: c.client, Cache: snap.name, CEK: col.Def.Encryption.ColumnEncryptionKey, Type: col.Type, Flags: enclproto.LoadFirst}
+	req := enclproto.LoadRequest{ClientKey: c.client, Cache: sn.name, CEK: col.Def.Encryption.ColumnEncryptionKey, Type: col.Type, Flags: enclproto.LoadFirst}
 	if ranked {
 		req.Flags |= enclproto.LoadRanked
 	}
@@ -122,7 +238,7 @@ func (s *Server) ensureLoaded(ctx context.Context, c *connState, t *boundTable, 
 			if err := rows.Scan(dest...); err != nil {
 				return errf(ErrCell, "column %s holds a value that is not a cell", col.Name)
 			}
-			snap.rowids = append(snap.rowids, id)
+			sn.rowids = append(sn.rowids, id)
 			req.Cells = append(req.Cells, cell)
 			if ranked {
 				r := enclproto.NoRank
@@ -151,17 +267,7 @@ func (s *Server) ensureLoaded(ctx context.Context, c *connState, t *boundTable, 
 		return nil, readErr
 	}
 	rows.Close()
-	if ranked {
-		us, err := enclproto.ParseRankUpdates(lastOut, len(snap.rowids))
-		if err != nil {
-			return nil, errf(ErrEnclave, "enclave answered a ranked load with %v", err)
-		}
-		if err := s.storeRanks(ctx, c.conn, t.info, col, snap.rowids, us); err != nil {
-			return nil, err
-		}
-	}
-	s.snaps[k] = snap
-	return snap, nil
+	return lastOut, nil
 }
 
 // evalResult is an enclave answer that SQLite reads through aesql_match

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Errors the server reports; each maps to a SQLSTATE for the client.
@@ -24,8 +26,14 @@ var (
 	// did not provide, or a cell that does not decrypt (SQLSTATE 55000).
 	ErrEnclave = errors.New("enclave computation failed")
 	// ErrDatabase reports an error from the storage engine, such as a
-	// constraint violation (SQLSTATE 23000 for constraints, else XX000).
+	// constraint violation (PostgreSQL storage's own SQLSTATE; with
+	// SQLite, 23000 for constraints, else XX000).
 	ErrDatabase = errors.New("database error")
+	// ErrConflict reports a statement that the enclave could not evaluate
+	// on the data the statement reads because other connections kept
+	// committing to its tables (SQLSTATE 40001: run it, or its
+	// transaction, again).
+	ErrConflict = errors.New("could not serialize access due to concurrent update")
 	// ErrCell reports a parameter for an encrypted column that is not a
 	// well-formed cell (SQLSTATE 22000).
 	ErrCell = errors.New("invalid encrypted value")
@@ -35,6 +43,19 @@ var (
 type Error struct {
 	Err error
 	Msg string
+	// code is PostgreSQL storage's SQLSTATE for an ErrDatabase error.
+	code string
+}
+
+// dbError reports an error from the storage, keeping PostgreSQL's
+// SQLSTATE (40001 tells a client to run its transaction again).
+func dbError(err error) error {
+	e := &Error{Err: ErrDatabase, Msg: err.Error()}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		e.code = pe.Code
+	}
+	return e
 }
 
 func (e *Error) Error() string { return "server: " + e.Err.Error() + ": " + e.Msg }
@@ -61,7 +82,12 @@ func SQLState(err error) string {
 		return "55000"
 	case errors.Is(err, ErrCell):
 		return "22000"
+	case errors.Is(err, ErrConflict):
+		return "40001"
 	case errors.Is(err, ErrDatabase):
+		if e := (*Error)(nil); errors.As(err, &e) && e.code != "" {
+			return e.code
+		}
 		if e := (*Error)(nil); errors.As(err, &e) && strings.Contains(e.Msg, "constraint failed") {
 			return "23000"
 		}

@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -131,7 +133,7 @@ func (s *Server) describeStatement(ctx context.Context, c *connState, query stri
 	sqlText, maxParam := rewrite(st, repl, s.d.postgres)
 	rows, err := c.conn.QueryContext(ctx, "SELECT * FROM ("+sqlText+") AS aesql_d LIMIT 0", make([]any, maxParam)...)
 	if err != nil {
-		return nil, nil, errf(ErrDatabase, "%v", err)
+		return nil, nil, dbError(err)
 	}
 	defer rows.Close()
 	r, err := collect(rows, p, "SELECT")
@@ -535,6 +537,15 @@ const sparse = 1 << 16
 
 // execute runs one statement for connection c.
 func (s *Server) execute(ctx context.Context, c *connState, query string, args []any) (*result, error) {
+	r, err := s.execute1(ctx, c, query, args)
+	if err != nil && c.tx != nil && !s.d.postgres && !s.inTransaction(ctx, c) {
+		// SQLite ended the transaction (it rolls back on some errors).
+		c.tx = nil
+	}
+	return r, err
+}
+
+func (s *Server) execute1(ctx context.Context, c *connState, query string, args []any) (*result, error) {
 	toks, err := sqlq.Lex(query)
 	if err != nil {
 		return nil, errf(ErrSyntax, "%v", err)
@@ -545,12 +556,18 @@ func (s *Server) execute(ctx context.Context, c *connState, query string, args [
 	if r, err, ok := s.special(ctx, c, toks, args); ok {
 		return r, err
 	}
-	if r, err, ok := s.indexDDL(ctx, c.conn, toks); ok {
+	if ctl := parseTxControl(toks); ctl.kind != txNone {
+		return s.txStatement(ctx, c, query, toks, ctl)
+	}
+	if r, err, ok := s.indexDDL(ctx, c, toks); ok {
 		return r, err
 	}
 	if isDDL(toks) {
 		stmts, perr := ddl.Parse(query)
 		if perr == nil {
+			if c.tx != nil {
+				return nil, errInTx(commandTag(toks, 0))
+			}
 			tag, err := s.applyDDL(ctx, c.conn, stmts)
 			if err != nil {
 				return nil, err
@@ -576,22 +593,201 @@ func (s *Server) execute(ctx context.Context, c *connState, query string, args [
 	if err := checkCells(p, args); err != nil {
 		return nil, err
 	}
-	repl := map[int]replacement{}
-	var handles []int64
+	for attempt := 0; ; attempt++ {
+		r, err := s.runStatement(ctx, c, toks, p, args, attempt)
+		if !errors.Is(err, errStale) {
+			return r, err
+		}
+		if attempt+1 >= maxAttempts {
+			return nil, errf(ErrConflict, "other connections kept committing to the tables the statement reads; retry")
+		}
+	}
+}
+
+// runStatement runs an analysed statement once. Outside a transaction the
+// first attempt evaluates on shared snapshots and the next ones inside a
+// transaction of the server's, on private snapshots read in it; inside
+// the client's transaction, on the snapshots that transaction sees
+// (tx.go). It returns errStale, having changed nothing, when a snapshot
+// it used went stale under it.
+func (s *Server) runStatement(ctx context.Context, c *connState, toks []sqlq.Token, p *plan, args []any, attempt int) (*result, error) {
+	// The operations as this run evaluates them (on private snapshots,
+	// as on columns without an index).
+	p = &plan{st: p.st, tables: p.tables, params: p.params, ops: slices.Clone(p.ops), result: p.result, ncols: p.ncols, ranked: p.ranked}
+	st := p.st
+	reset := func() {
+		clear(c.used)
+		c.used, c.own, c.stmtSnaps = c.used[:0], false, nil
+	}
+	reset()
+	defer reset()
+	rowsOut := st.Kind == sqlq.Select || returnsRows(toks)
+	all := st.Kind == sqlq.Other
+	write := all && mayWrite(toks) || st.Kind == sqlq.Insert || st.Kind == sqlq.Update || st.Kind == sqlq.Delete
+	var tables []string
+	if write && !all {
+		for _, t := range st.Tables {
+			tables = append(tables, key(t.Name))
+		}
+	}
+	own := c.tx == nil && attempt > 0
+	if own {
+		begin := "BEGIN"
+		switch {
+		case s.d.postgres:
+			begin = "BEGIN ISOLATION LEVEL REPEATABLE READ"
+		case write:
+			begin = "BEGIN IMMEDIATE"
+		}
+		if _, err := c.conn.ExecContext(ctx, begin); err != nil {
+			return nil, dbError(err)
+		}
+		c.own, c.stmtSnaps = true, map[string]*snapshot{}
+	}
+	inOwnTx := own
+	defer func() {
+		if inOwnTx {
+			c.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	sqlText, qargs, handles, err := s.prepare(ctx, c, p, args)
 	defer func() {
 		for _, h := range handles {
 			results.Delete(h)
 		}
 	}()
-	c.extra = nil
-	joins := map[int]string{} // PostgreSQL: rank joins after table references
-	for _, op := range p.ops {
-		r, h, join, err := s.evaluate(ctx, c, query, op, args)
+	if err != nil {
+		return nil, err
+	}
+	dbErr := func(err error) error {
+		if own && serializationFailure(err) {
+			// PostgreSQL refused the write in the server's transaction:
+			// run the statement again.
+			return errStale
+		}
+		return dbError(err)
+	}
+	do := func() (*result, error) {
+		if rowsOut {
+			rows, err := c.conn.QueryContext(ctx, sqlText, qargs...)
+			if err != nil {
+				return nil, dbErr(err)
+			}
+			defer rows.Close()
+			return collect(rows, p, commandTag(toks, 0))
+		}
+		res, err := c.conn.ExecContext(ctx, sqlText, qargs...)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		n, _ := res.RowsAffected()
+		return &result{tag: commandTag(toks, n)}, nil
+	}
+	exec := func(q string) error {
+		if _, err := c.conn.ExecContext(ctx, q); err != nil {
+			return dbError(err)
+		}
+		return nil
+	}
+	switch {
+	case c.tx != nil:
+		if write {
+			c.tx.wrote(tables, all)
+		}
+		if !s.needsCheck(c) {
+			return do()
+		}
+		if rowsOut && !write {
+			r, err := do()
+			if err == nil && !s.fresh(c) {
+				return nil, errStale
+			}
+			return r, err
+		}
+		// A write that may have to be undone.
+		if err := exec("SAVEPOINT aesql_stmt"); err != nil {
+			return nil, err
+		}
+		r, err := do()
+		if err == nil && !s.fresh(c) {
+			exec("ROLLBACK TO aesql_stmt")
+			err = errStale
+		}
+		exec("RELEASE aesql_stmt")
+		return r, err
+	case own:
+		r, err := do()
 		if err != nil {
 			return nil, err
 		}
+		done := func() {}
+		if write {
+			done = s.beginWrite(tables, all)
+		}
+		inOwnTx = false
+		err = exec("COMMIT")
+		done()
+		if err != nil {
+			c.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			return nil, err
+		}
+		return r, nil
+	case len(c.used) == 0:
+		if write {
+			defer s.beginWrite(tables, all)()
+		}
+		return do()
+	case !write:
+		r, err := do()
+		if err == nil && !s.fresh(c) {
+			return nil, errStale
+		}
+		return r, err
+	}
+	// A write evaluated on shared snapshots: run it in a transaction and
+	// commit it only if no other write started since they were read.
+	if err := exec("BEGIN"); err != nil {
+		return nil, err
+	}
+	inOwnTx = true
+	r, err := do()
+	if err != nil {
+		return nil, err
+	}
+	s.genMu.Lock()
+	if !s.freshLocked(c) {
+		s.genMu.Unlock()
+		return nil, errStale
+	}
+	done := s.beginWriteLocked(tables, all)
+	s.genMu.Unlock()
+	inOwnTx = false
+	err = exec("COMMIT")
+	done()
+	if err != nil {
+		c.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return nil, err
+	}
+	return r, nil
+}
+
+// prepare has the enclave evaluate the statement's enclave operations
+// and returns the SQL for the storage, its arguments and the handles of
+// the enclave answers it reads.
+func (s *Server) prepare(ctx context.Context, c *connState, p *plan, args []any) (string, []any, []int64, error) {
+	st := p.st
+	repl := map[int]replacement{}
+	var handles []int64
+	c.extra = nil
+	joins := map[int]string{} // PostgreSQL: rank joins after table references
+	for i := range p.ops {
+		op := &p.ops[i]
+		r, h, join, err := s.evaluate(ctx, c, op, args)
 		if h != 0 {
 			handles = append(handles, h)
+		}
+		if err != nil {
+			return "", nil, handles, err
 		}
 		repl[op.pred.From] = replacement{to: op.pred.To, text: r}
 		if join != "" {
@@ -614,7 +810,7 @@ func (s *Server) execute(ctx context.Context, c *connState, query string, args [
 	sqlText, maxParam := rewrite(st, repl, s.d.postgres)
 	maxParam = max(maxParam, extraParam)
 	if maxParam > len(args) {
-		return nil, errf(ErrSyntax, "statement uses $%d but %d parameters were given", maxParam, len(args))
+		return "", nil, handles, errf(ErrSyntax, "statement uses $%d but %d parameters were given", maxParam, len(args))
 	}
 	qargs := args[:maxParam]
 	if s.d.postgres {
@@ -623,30 +819,20 @@ func (s *Server) execute(ctx context.Context, c *connState, query string, args [
 		qargs = append(args[:len(args):len(args)], c.extra...)
 		c.extra = nil
 	}
-	if st.Kind != sqlq.Select && !returnsRows(toks) {
-		res, err := c.conn.ExecContext(ctx, sqlText, qargs...)
-		if err != nil {
-			return nil, errf(ErrDatabase, "%v", err)
-		}
-		n, _ := res.RowsAffected()
-		for _, t := range st.Tables {
-			if st.Kind != sqlq.Select {
-				s.bump(t.Name)
-			}
-		}
-		// Statements sqlq does not analyse may write anything; BEGIN and
-		// COMMIT do not change what the connection sees.
-		if st.Kind == sqlq.Other && !toks[0].Is("begin") && !toks[0].Is("commit") && !toks[0].Is("end") {
-			s.bumpAll()
-		}
-		return &result{tag: commandTag(toks, n)}, nil
+	return sqlText, qargs, handles, nil
+}
+
+// mayWrite reports whether a statement sqlq does not analyse may change
+// table data: anything but transaction control, VALUES, PRAGMA, and WITH
+// or EXPLAIN without INSERT, UPDATE, DELETE or MERGE.
+func mayWrite(toks []sqlq.Token) bool {
+	if len(toks) == 0 || toks[0].Is("values") || toks[0].Is("pragma") {
+		return false
 	}
-	rows, err := c.conn.QueryContext(ctx, sqlText, qargs...)
-	if err != nil {
-		return nil, errf(ErrDatabase, "%v", err)
+	if toks[0].Is("with") || toks[0].Is("explain") {
+		return mentions(toks, "insert") || mentions(toks, "update") || mentions(toks, "delete") || mentions(toks, "merge")
 	}
-	defer rows.Close()
-	return collect(rows, p, commandTag(toks, 0))
+	return true
 }
 
 // groupedItems rewrites the select list of a grouped query: a
@@ -869,7 +1055,7 @@ func collect(rows *sql.Rows, p *plan, tag string) (*result, error) {
 		r.rows = append(r.rows, vals)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, errf(ErrDatabase, "%v", err)
+		return nil, dbError(err)
 	}
 	// Expression columns without a declared type take the type of their
 	// first value.
@@ -921,9 +1107,9 @@ func oidOfValue(v any) uint32 {
 
 // evaluate has the enclave evaluate op over its whole column and returns
 // the SQL that replaces the predicate.
-func (s *Server) evaluate(ctx context.Context, c *connState, query string, op enclaveOp, args []any) (string, int64, string, error) {
+func (s *Server) evaluate(ctx context.Context, c *connState, op *enclaveOp, args []any) (string, int64, string, error) {
 	c.pgResult = nil
-	r, h, err := s.evaluate1(ctx, c, query, op, args)
+	r, h, err := s.evaluate1(ctx, c, op, args)
 	if err != nil || !s.d.postgres || c.pgResult == nil {
 		return r, h, "", err
 	}
@@ -970,7 +1156,7 @@ func (s *Server) evaluate(ctx context.Context, c *connState, query string, op en
 	return fmt.Sprintf("(%s.%s = ANY($%d::bigint[]))", qual, pgRowID, param(intArray(ids))), 0, "", nil
 }
 
-func (s *Server) evaluate1(ctx context.Context, c *connState, query string, op enclaveOp, args []any) (string, int64, error) {
+func (s *Server) evaluate1(ctx context.Context, c *connState, op *enclaveOp, args []any) (string, int64, error) {
 	if s.opts.Enclave == nil {
 		return "", 0, errf(ErrEnclave, "%s on %s needs the server's enclave, and this server has none", predText(op.pred), op.pred.Col)
 	}
@@ -986,25 +1172,27 @@ func (s *Server) evaluate1(ctx context.Context, c *connState, query string, op e
 		cells = append(cells, b)
 	}
 	rankCol := op.table.qual(s.d) + "." + s.d.ident(rankColumn(op.col))
+	snap, err := s.snapshotFor(ctx, c, op, false)
+	if err != nil {
+		return "", 0, err
+	}
 	if op.ranked && (op.pred.Kind == sqlq.OrderBy || op.pred.Kind == sqlq.GroupBy) {
 		// The rank column orders and groups by itself once current.
-		if _, err := s.ensureLoaded(ctx, c, op.table, op.col, true, false); err != nil {
-			return "", 0, err
-		}
 		if s.d.postgres && op.pred.Kind == sqlq.OrderBy && grouped(op.st) && !op.grouped {
 			return "min(" + rankCol + ")", 0, nil
 		}
 		return rankCol, 0, nil
 	}
 	var out []byte
-	var snap *snapshot
 	for attempt := 0; ; attempt++ {
-		var err error
-		snap, err = s.ensureLoaded(ctx, c, op.table, op.col, op.ranked, attempt > 0)
-		if err != nil {
-			return "", 0, err
+		if attempt > 0 {
+			// The enclave dropped the column (it keeps the most recently
+			// used ones): load it again.
+			if snap, err = s.snapshotFor(ctx, c, op, true); err != nil {
+				return "", 0, err
+			}
 		}
-		req := enclproto.EvalRequest{ClientKey: c.client, Query: query, Pred: uint32(op.index), Cache: snap.name,
+		req := enclproto.EvalRequest{ClientKey: c.client, Query: op.st.Src, Pred: uint32(op.index), Cache: snap.name,
 			CEK: op.col.Def.Encryption.ColumnEncryptionKey, Type: op.col.Type, Args: cells}
 		out, err = s.opts.Enclave.Call(ctx, enclproto.FnEval, req.Marshal())
 		if err == nil {

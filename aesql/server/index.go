@@ -148,12 +148,13 @@ func parseCreateIndex(t []sqlq.Token) (*indexStmt, bool) {
 // indexDDL handles CREATE INDEX and DROP INDEX statements that concern
 // randomized columns; ok is false for the others, which go to the
 // storage as they are.
-func (s *Server) indexDDL(ctx context.Context, conn *sql.Conn, t []sqlq.Token) (*result, error, bool) {
+func (s *Server) indexDDL(ctx context.Context, c *connState, t []sqlq.Token) (*result, error, bool) {
 	if len(t) < 3 {
 		return nil, nil, false
 	}
+	conn := c.conn
 	if t[0].Is("drop") && t[1].Is("index") {
-		return s.dropIndex(ctx, conn, t)
+		return s.dropIndex(ctx, c, t)
 	}
 	if !t[0].Is("create") || !mentions(t, "index") {
 		return nil, nil, false
@@ -225,7 +226,7 @@ func (s *Server) indexDDL(ctx context.Context, conn *sql.Conn, t []sqlq.Token) (
 		}
 		q += fmt.Sprintf("%s ON %s (%s)", s.d.ident(st.name), s.d.ident(tb.Name), strings.Join(cols, ", "))
 		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return nil, errf(ErrDatabase, "%v", err), true
+			return nil, dbError(err), true
 		}
 		return &result{tag: "CREATE INDEX"}, nil, true
 	}
@@ -235,9 +236,12 @@ func (s *Server) indexDDL(ctx context.Context, conn *sql.Conn, t []sqlq.Token) (
 		}
 		return nil, errf(ErrSyntax, "index %q already exists", st.name), true
 	}
+	if c.tx != nil {
+		return nil, errInTx("CREATE INDEX on a randomized column"), true
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, errf(ErrDatabase, "%v", err), true
+		return nil, dbError(err), true
 	}
 	defer tx.Rollback()
 	rankType := "INTEGER"
@@ -246,25 +250,31 @@ func (s *Server) indexDDL(ctx context.Context, conn *sql.Conn, t []sqlq.Token) (
 	}
 	for _, c := range newRanked {
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", s.d.ident(tb.Name), s.d.ident(rankColumn(c)), rankType)); err != nil {
-			return nil, errf(ErrDatabase, "%v", err), true
+			return nil, dbError(err), true
 		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("CREATE INDEX %s ON %s (%s)", s.d.ident(st.name), s.d.ident(tb.Name), strings.Join(cols, ", "))); err != nil {
-		return nil, errf(ErrDatabase, "%v", err), true
+		return nil, dbError(err), true
 	}
 	ix := &indexInfo{Name: st.name, Table: tb.Name, Columns: st.cols}
 	names, _ := json.Marshal(ix.Columns)
 	if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO aesql_index VALUES (?, ?, ?)`), ix.Name, ix.Table, string(names)); err != nil {
-		return nil, errf(ErrDatabase, "%v", err), true
+		return nil, dbError(err), true
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, errf(ErrDatabase, "%v", err), true
+		return nil, dbError(err), true
 	}
 	s.cat.indexes[key(ix.Name)] = ix
 	s.cat.markRanked(tb)
 	// The next load of the table's columns assigns the ranks.
 	s.bump(tb.Name)
 	return &result{tag: "CREATE INDEX"}, nil, true
+}
+
+// errInTx refuses a statement the server applies in a transaction of its
+// own inside the client's.
+func errInTx(what string) error {
+	return errf(ErrUnsupported, "%s inside a transaction: the server applies it in a transaction of its own", what)
 }
 
 func containsCol(cs []*colInfo, c *colInfo) bool {
@@ -278,7 +288,8 @@ func containsCol(cs []*colInfo, c *colInfo) bool {
 
 // dropIndex drops an index of the catalog and the rank columns no other
 // index needs: DROP INDEX [IF EXISTS] [schema.]name [ON table].
-func (s *Server) dropIndex(ctx context.Context, conn *sql.Conn, t []sqlq.Token) (*result, error, bool) {
+func (s *Server) dropIndex(ctx context.Context, c *connState, t []sqlq.Token) (*result, error, bool) {
+	conn := c.conn
 	t = trimSemicolons(t)
 	i := 2
 	if i+1 < len(t) && t[i].Is("if") && t[i+1].Is("exists") {
@@ -300,16 +311,19 @@ func (s *Server) dropIndex(ctx context.Context, conn *sql.Conn, t []sqlq.Token) 
 		return nil, nil, false
 	}
 	tb := s.cat.tables[key(ix.Table)]
+	if c.tx != nil {
+		return nil, errInTx("DROP INDEX on a randomized column"), true
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, errf(ErrDatabase, "%v", err), true
+		return nil, dbError(err), true
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, "DROP INDEX "+s.d.ident(ix.Name)); err != nil {
-		return nil, errf(ErrDatabase, "%v", err), true
+		return nil, dbError(err), true
 	}
 	if _, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM aesql_index WHERE name = ?`), ix.Name); err != nil {
-		return nil, errf(ErrDatabase, "%v", err), true
+		return nil, dbError(err), true
 	}
 	delete(s.cat.indexes, key(ix.Name))
 	var drop []*colInfo
@@ -334,12 +348,12 @@ func (s *Server) dropIndex(ctx context.Context, conn *sql.Conn, t []sqlq.Token) 
 	for _, c := range drop {
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", s.d.ident(tb.Name), s.d.ident(rankColumn(c)))); err != nil {
 			undo()
-			return nil, errf(ErrDatabase, "%v", err), true
+			return nil, dbError(err), true
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		undo()
-		return nil, errf(ErrDatabase, "%v", err), true
+		return nil, dbError(err), true
 	}
 	if tb != nil {
 		s.bump(tb.Name)

@@ -56,14 +56,18 @@ type Server struct {
 	mu  sync.Mutex // catalog
 	cat *catalog
 
+	// Table versions (tx.go).
 	genMu  sync.Mutex
-	gens   map[string]uint64
 	genSeq uint64
-	all    uint64
+	vers   map[string]*tableVersion
+	allVer tableVersion // writes to every table
 
+	// Shared snapshots by column; loadMu serialises their loads.
 	loadMu   sync.Mutex
+	snapMu   sync.Mutex
 	snaps    map[string]*snapshot
 	nextSnap atomic.Uint64
+	connSeq  atomic.Uint64
 
 	connMu sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -114,7 +118,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		db.Close()
 		return nil, fmt.Errorf("server: catalog: %w", err)
 	}
-	s := &Server{opts: opts, log: opts.Logger, db: db, d: d, cat: cat, gens: map[string]uint64{}, snaps: map[string]*snapshot{},
+	s := &Server{opts: opts, log: opts.Logger, db: db, d: d, cat: cat, vers: map[string]*tableVersion{}, snaps: map[string]*snapshot{},
 		conns: map[net.Conn]struct{}{}, batch: opts.LoadBatch}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -180,6 +184,7 @@ func (s *Server) Close() error {
 
 // connState is one client connection.
 type connState struct {
+	id        uint64
 	conn      *sql.Conn
 	be        *pgproto3.Backend
 	client    [32]byte
@@ -190,6 +195,14 @@ type connState struct {
 	// parameters that carry answers.
 	pgResult *evalResult
 	extra    []any
+	// tx is the client's explicit transaction (nil outside one).
+	tx *txState
+	// The statement being run: whether it runs in a transaction the
+	// server opened for it, on private snapshots (stmtSnaps), and the
+	// snapshots it used.
+	own       bool
+	stmtSnaps map[string]*snapshot
+	used      []*snapshot
 }
 
 type prepared struct {
@@ -230,7 +243,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) error {
 		conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		conn.Close()
 	}()
-	c := &connState{conn: conn, be: be, stmts: map[string]*prepared{}, portals: map[string]*portal{}}
+	c := &connState{id: s.connSeq.Add(1), conn: conn, be: be, stmts: map[string]*prepared{}, portals: map[string]*portal{}}
 	return s.loop(ctx, c)
 }
 
