@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,6 +149,27 @@ func TestMalformedFramesCloseCleanly(t *testing.T) {
 	}
 }
 
+// flood sends n blocking ecalls at once, spread over conns, for 500 ms,
+// and returns how many were refused for want of a thread.
+func flood(conns []*boundary.Conn, n int) int {
+	var wg sync.WaitGroup
+	var refused atomic.Int32
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := conns[i%len(conns)].Call(ctx, 0, enclavetest.FnBlock, nil)
+			if errors.Is(err, boundary.ErrOutOfThreads) {
+				refused.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(refused.Load())
+}
+
 func TestFloodBeyondNumTCS(t *testing.T) {
 	h := startRaw(t, 2)
 	if reply := h.handshake(t, boundary.Version); reply.Error != "" {
@@ -155,25 +177,7 @@ func TestFloodBeyondNumTCS(t *testing.T) {
 	}
 	// A hostile host ignores NumTCS and sends 20 blocking ecalls at once.
 	c := boundary.NewConn(h.fd, boundary.Options{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	refused := 0
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := c.Call(ctx, 0, enclavetest.FnBlock, nil)
-			if errors.Is(err, boundary.ErrOutOfThreads) {
-				mu.Lock()
-				refused++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if refused < 18 {
+	if refused := flood([]*boundary.Conn{c}, 20); refused < 18 {
 		t.Fatalf("%d of 20 concurrent ecalls refused; want at least 18 with NumTCS=2", refused)
 	}
 	// The enclave keeps serving.
@@ -251,25 +255,7 @@ func TestFloodAcrossLanes(t *testing.T) {
 		}
 		conns = append(conns, boundary.NewConn(dup, boundary.Options{}))
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	refused := 0
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	for i := range 30 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := conns[i%3].Call(ctx, 0, enclavetest.FnBlock, nil)
-			if errors.Is(err, boundary.ErrOutOfThreads) {
-				mu.Lock()
-				refused++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if refused < 27 {
+	if refused := flood(conns, 30); refused < 27 {
 		t.Fatalf("%d of 30 concurrent ecalls on 3 sockets refused; want at least 27 with NumTCS=3", refused)
 	}
 	// Every socket keeps serving.
