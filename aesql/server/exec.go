@@ -689,6 +689,27 @@ func (s *Server) runStatement(ctx context.Context, c *connState, toks []sqlq.Tok
 		}
 		return nil
 	}
+	// doFresh runs a statement that writes nothing and refuses its answer
+	// if a snapshot it used went stale meanwhile.
+	doFresh := func() (*result, error) {
+		r, err := do()
+		if err == nil && !s.fresh(c) {
+			return nil, errStale
+		}
+		return r, err
+	}
+	// commit ends the server's own transaction; done ends the write it
+	// announced, whether or not the commit succeeds.
+	commit := func(r *result, done func()) (*result, error) {
+		inOwnTx = false
+		err := exec("COMMIT")
+		done()
+		if err != nil {
+			c.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			return nil, err
+		}
+		return r, nil
+	}
 	switch {
 	case c.tx != nil:
 		if write {
@@ -698,11 +719,7 @@ func (s *Server) runStatement(ctx context.Context, c *connState, toks []sqlq.Tok
 			return do()
 		}
 		if rowsOut && !write {
-			r, err := do()
-			if err == nil && !s.fresh(c) {
-				return nil, errStale
-			}
-			return r, err
+			return doFresh()
 		}
 		// A write that may have to be undone.
 		if err := exec("SAVEPOINT aesql_stmt"); err != nil {
@@ -724,25 +741,14 @@ func (s *Server) runStatement(ctx context.Context, c *connState, toks []sqlq.Tok
 		if write {
 			done = s.beginWrite(tables, all)
 		}
-		inOwnTx = false
-		err = exec("COMMIT")
-		done()
-		if err != nil {
-			c.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-			return nil, err
-		}
-		return r, nil
+		return commit(r, done)
 	case len(c.used) == 0:
 		if write {
 			defer s.beginWrite(tables, all)()
 		}
 		return do()
 	case !write:
-		r, err := do()
-		if err == nil && !s.fresh(c) {
-			return nil, errStale
-		}
-		return r, err
+		return doFresh()
 	}
 	// A write evaluated on shared snapshots: run it in a transaction and
 	// commit it only if no other write started since they were read.
@@ -761,14 +767,7 @@ func (s *Server) runStatement(ctx context.Context, c *connState, toks []sqlq.Tok
 	}
 	done := s.beginWriteLocked(tables, all)
 	s.genMu.Unlock()
-	inOwnTx = false
-	err = exec("COMMIT")
-	done()
-	if err != nil {
-		c.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		return nil, err
-	}
-	return r, nil
+	return commit(r, done)
 }
 
 // prepare has the enclave evaluate the statement's enclave operations
